@@ -1,0 +1,38 @@
+# apga-sim: `make run` installs (if needed) and runs the default scenario; `make test` installs and tests.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+SCENARIO ?= scenarios/quick/hopper_compare.yaml
+OUT     ?= results
+
+.PHONY: install run test lint bench figures clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e ".[dev,ray]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/apga-sim run $(SCENARIO) --out $(OUT)
+
+test: $(STAMP)
+	$(BIN)/ruff check apga_sim tests bench
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check apga_sim tests bench
+	$(BIN)/ruff format --check apga_sim tests bench
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+figures: $(STAMP)
+	$(BIN)/apga-sim figures scenarios/paper --out results/paper
+
+clean:
+	rm -rf $(VENV) results .pytest_cache

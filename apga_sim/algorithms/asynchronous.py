@@ -1,0 +1,18 @@
+"""Asynchronous: no rounds; every arriving gradient (possibly stale) triggers one step at once."""
+
+from __future__ import annotations
+
+from apga_sim.algorithms.base import Aggregator
+
+
+class Asynchronous(Aggregator):
+    """The asynchronous aggregator: the engine applies each gradient on arrival."""
+
+    rounds = False
+
+    def done(self) -> bool:  # noqa: D102
+        return True
+
+    def weights(self):  # noqa: D102
+        jobs = self.consumed()
+        return jobs, [1.0] * len(jobs)

@@ -1,0 +1,23 @@
+"""Malenia(M): stop once every M_i >= 1 and ((1/n) sum_i 1/M_i)^-1 >= M/n.
+
+The result g = (1/n) sum_i s_i / M_i weighs every worker's environment 1/n, whatever its speed.
+"""
+
+from __future__ import annotations
+
+from apga_sim.algorithms.rennala import Rennala
+
+
+class Malenia(Rennala):
+    """Malenia(M, M_init) aggregator (heterogeneous); same round life as Rennala."""
+
+    def done(self) -> bool:  # noqa: D102
+        m = self.counts[1:]
+        if min(m) < 1:
+            return False
+        harmonic = self.n / sum(1.0 / mi for mi in m)
+        return harmonic >= self.target / self.n
+
+    def weights(self):  # noqa: D102
+        jobs = self.consumed()
+        return jobs, [1.0 / (self.n * self.counts[job.worker]) for job in jobs]

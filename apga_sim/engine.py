@@ -1,0 +1,315 @@
+"""The SimPy engine: workers, a server (or AllReduce) and the simulated clock.
+
+The engine knows no algorithm by name. It drives an :class:`~apga_sim.algorithms.base.Aggregator`
+and an :class:`~apga_sim.algorithms.base.Optimizer` through two protocols:
+
+* **rounds** (``aggregator.rounds``): at update time ``t_u`` the point ``optimizer.query()`` is
+  sent to every worker (arriving at ``t_u + v_i``; at once in AllReduce mode). Workers compute
+  jobs at that point while ``aggregator.wants_more(i)``; a worker that stops wanting more uploads
+  its sum. When ``aggregator.done()`` holds at a completion instant ``t_s``, work in progress is
+  cancelled (or, with ``on_stop: ignore``, left to finish and be discarded) and every worker with
+  ``M_i > 0`` that has not uploaded yet uploads, arriving at ``t_s + u_i``. The update happens
+  when the last upload arrives (+ ``server_time``); in AllReduce mode at ``t_s + T_ar``.
+* **asynchronous**: a worker computes at the point it holds, uploads, the server steps on
+  arrival and sends the new point back.
+
+Events at one simulated instant are processed in worker order (:class:`_Instant`), so results
+never depend on scheduling accidents. Gradients are requested from the oracle only when an update
+consumes them, so cancelled and discarded jobs are never computed.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import simpy
+
+from apga_sim.algorithms.base import Aggregator, Optimizer
+from apga_sim.oracles.base import Job, Oracle
+from apga_sim.timing import WorkerTimes
+from apga_sim.trace import Recorder
+
+CONTINUE, IDLE = "continue", "idle"
+
+
+@dataclass
+class Cluster:
+    """The simulated machines: per-worker time models and how gradients are combined."""
+
+    n: int
+    h: WorkerTimes
+    u: WorkerTimes
+    v: WorkerTimes
+    charge: str = "per_gradient"
+    mode: str = "server"
+    server_time: float = 0.0
+    allreduce_time: float = 0.0
+
+
+@dataclass
+class Budget:
+    """Stop at simulated ``time`` and/or after ``updates`` updates."""
+
+    time: float | None = None
+    updates: int | None = None
+
+
+@dataclass
+class Counters:
+    """Run counters written to the manifest."""
+
+    updates: int = 0
+    skipped_steps: int = 0
+    gradients_consumed: int = 0
+    jobs_started: int = 0
+    jobs_computed: int = 0
+    jobs_cancelled: int = 0
+    jobs_discarded: int = 0
+    sim_time: float = 0.0
+    oracle_seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class _Instant:
+    """Collects requests made at one simulated instant and handles them in worker order."""
+
+    def __init__(self, env: simpy.Environment, handler: Callable[..., Any]) -> None:
+        self.env, self.handler = env, handler
+        self.pending: list[tuple[int, tuple[Any, ...], simpy.Event]] = []
+
+    def submit(self, worker: int, *payload: Any) -> simpy.Event:
+        """Queue a request; the returned event succeeds with the handler's answer."""
+        if not self.pending:
+            self.env.timeout(0).callbacks.append(self._flush)
+        event = self.env.event()
+        self.pending.append((worker, payload, event))
+        return event
+
+    def _flush(self, _: simpy.Event) -> None:
+        batch = sorted(self.pending, key=lambda item: item[0])
+        self.pending = []
+        for worker, payload, event in batch:
+            event.succeed(self.handler(worker, *payload))
+
+
+class _Round:
+    """State of one round at one point."""
+
+    def __init__(self, env: simpy.Environment, index: int, point: np.ndarray, version: int):
+        self.index, self.point, self.version = index, point, version
+        self.stopped = False
+        self.uploaded: set[int] = set()
+        self.uploads_pending = 0
+        self.finished = env.event()
+
+
+class Engine:
+    """Runs one method on one cluster with one oracle until the budget is spent."""
+
+    def __init__(
+        self,
+        cluster: Cluster,
+        aggregator: Aggregator,
+        optimizer: Optimizer,
+        oracle: Oracle,
+        budget: Budget,
+        recorder: Recorder,
+        on_update: Callable[[Engine], None] | None = None,
+    ) -> None:
+        self.c, self.agg, self.opt, self.oracle = cluster, aggregator, optimizer, oracle
+        self.budget, self.rec, self.on_update = budget, recorder, on_update
+        self.env = simpy.Environment()
+        self.counters = Counters()
+        n = cluster.n
+        self.inbox: list[simpy.Store] = [simpy.Store(self.env) for _ in range(n + 1)]
+        self.next_job = [0] * (n + 1)
+        self.messages = [0] * (n + 1)
+        self.running: dict[int, tuple[Job, simpy.Process]] = {}
+        self.round: _Round | None = None
+        self.finished = self.env.event()
+        self.completions = _Instant(self.env, self._on_completion)
+        self.arrivals = _Instant(self.env, self._on_arrival)
+
+    # ----------------------------------------------------------------- running
+    def run(self) -> Counters:
+        """Simulate until the budget is spent; return the counters."""
+        for i in range(1, self.c.n + 1):
+            self.env.process(self._worker(i))
+        if self.agg.rounds:
+            self.env.process(self._rounds())
+        else:
+            point, version = self.opt.query(), self.opt.version
+            for i in range(1, self.c.n + 1):
+                self.env.process(self._send(i, (point, version, None), version))
+        until: simpy.Event = self.finished
+        if self.budget.time is not None:
+            until = self.finished | self.env.timeout(self.budget.time)
+        self.env.run(until=until)
+        self.counters.sim_time = float(self.env.now)
+        return self.counters
+
+    def _gradient(self, jobs: list[Job], weights: list[float]) -> np.ndarray:
+        start = _time.perf_counter()
+        g = self.oracle.gradient(jobs, weights)
+        self.counters.oracle_seconds += _time.perf_counter() - start
+        self.counters.jobs_computed += len(jobs)
+        self.counters.gradients_consumed += len(jobs)
+        return g
+
+    def _apply(self, g: np.ndarray, n_grads: int, rnd: int | None, delay: int | None) -> None:
+        applied = self.opt.step(g, delay or 0)
+        self.counters.updates += 1
+        self.counters.skipped_steps += not applied
+        self.rec.event(self.env.now, 0, "update", self.opt.version, round=rnd,
+                       staleness=delay, gradients=n_grads, skipped=not applied)
+        if self.on_update is not None:
+            self.on_update(self)
+        limit = self.budget.updates
+        if limit is not None and self.counters.updates >= limit and not self.finished.triggered:
+            self.finished.succeed()
+
+    def _comm(self, i: int, kind: str, seconds: float, version: int):
+        """A transfer of one d-vector (zero-length transfers are not recorded)."""
+        if seconds > 0:
+            self.rec.event(self.env.now, i, f"{kind}_start", version)
+            yield self.env.timeout(seconds)
+            self.rec.event(self.env.now, i, f"{kind}_end", version)
+
+    def _send(self, i: int, assignment: Any, version: int):
+        """Download a point to worker i, then hand it over."""
+        seconds = self.c.v.time(i, self.messages[i]) if self.c.mode == "server" else 0.0
+        self.messages[i] += 1
+        yield from self._comm(i, "download", seconds, version)
+        yield self.inbox[i].put(assignment)
+
+    # ----------------------------------------------------------------- workers
+    def _worker(self, i: int):
+        while True:
+            assignment = yield self.inbox[i].get()
+            while self.inbox[i].items:  # several points arrived while busy: take the newest
+                assignment = self.inbox[i].items.pop(0)
+            point, version, rnd = assignment
+            while rnd is None or not rnd.stopped:  # a round may stop before its point arrives
+                job = Job(i, self.next_job[i], point, version)
+                self.next_job[i] += 1
+                seconds = self.c.h.time(i, job.index)
+                if self.c.charge == "per_step":
+                    seconds *= self.oracle.steps(job)
+                self.rec.event(self.env.now, i, "compute_start", version, job=job.index,
+                               round=self._round_index())
+                self.counters.jobs_started += 1
+                self.running[i] = (job, self.env.active_process)  # type: ignore[assignment]
+                try:
+                    yield self.env.timeout(seconds)
+                except simpy.Interrupt:
+                    break  # cancelled; recorded by the canceller
+                del self.running[i]
+                decision = yield self.completions.submit(i, job, assignment)
+                if decision != CONTINUE:
+                    break
+
+    def _round_index(self) -> int | None:
+        return None if self.round is None else self.round.index
+
+    def _on_completion(self, i: int, job: Job, assignment: tuple) -> str:
+        if not self.agg.rounds:
+            self.rec.event(self.env.now, i, "compute_end", job.version, job=job.index, job_ref=job)
+            self.env.process(self._async_upload(i, job))
+            return IDLE
+        rnd: _Round = assignment[2]
+        if rnd.stopped:  # finished at the stop instant but after the stopping job: not used
+            if self.agg.on_stop == "ignore":
+                self._end(i, job, "compute_discard", rnd)
+            else:
+                self._end(i, job, "compute_cancel", rnd)
+            return IDLE
+        self.agg.add(job)
+        self.rec.event(self.env.now, i, "compute_end", job.version, job=job.index,
+                       round=rnd.index, job_ref=job)
+        if self.agg.done():
+            self._stop(rnd)
+            return IDLE
+        if self.agg.wants_more(i):
+            return CONTINUE
+        if self.c.mode == "server":
+            self._upload(i, rnd)
+        return IDLE
+
+    def _end(self, i: int, job: Job, kind: str, rnd: _Round) -> None:
+        self.rec.event(self.env.now, i, kind, job.version, job=job.index, round=rnd.index)
+        if kind == "compute_cancel":
+            self.counters.jobs_cancelled += 1
+        else:
+            self.counters.jobs_discarded += 1
+
+    # ----------------------------------------------------------------- rounds
+    def _rounds(self):
+        while True:
+            self.agg.begin_round()
+            rnd = _Round(self.env, self.agg.round, self.opt.query(), self.opt.version)
+            self.round = rnd
+            for i in range(1, self.c.n + 1):
+                self.env.process(self._send(i, (rnd.point, rnd.version, rnd), rnd.version))
+            yield rnd.finished
+            if self.c.server_time > 0:
+                yield self.env.timeout(self.c.server_time)
+            jobs, weights = self.agg.weights()
+            g = self._gradient(list(jobs), list(weights))
+            self._apply(g, len(jobs), rnd.index, None)
+
+    def _stop(self, rnd: _Round) -> None:
+        """The stop rule holds: cancel (or mark) work in progress, then gather the sums."""
+        rnd.stopped = True
+        for i in sorted(self.running):
+            job, process = self.running[i]
+            if job.version == rnd.version and self.agg.on_stop == "cancel":
+                self._end(i, job, "compute_cancel", rnd)
+                del self.running[i]
+                process.interrupt()
+        if self.c.mode == "allreduce":
+            self.env.process(self._allreduce(rnd))
+            return
+        for i in range(1, self.c.n + 1):
+            if self.agg.counts[i] > 0 and i not in rnd.uploaded:
+                self._upload(i, rnd)
+
+    def _upload(self, i: int, rnd: _Round) -> None:
+        rnd.uploaded.add(i)
+        rnd.uploads_pending += 1
+        self.env.process(self._round_upload(i, rnd))
+
+    def _round_upload(self, i: int, rnd: _Round):
+        seconds = self.c.u.time(i, self.messages[i])
+        self.messages[i] += 1
+        yield from self._comm(i, "upload", seconds, rnd.version)
+        rnd.uploads_pending -= 1
+        if rnd.stopped and rnd.uploads_pending == 0:
+            rnd.finished.succeed()
+
+    def _allreduce(self, rnd: _Round):
+        for i in range(1, self.c.n + 1):
+            self.rec.event(self.env.now, i, "allreduce_start", rnd.version, round=rnd.index)
+        yield self.env.timeout(self.c.allreduce_time)
+        for i in range(1, self.c.n + 1):
+            self.rec.event(self.env.now, i, "allreduce_end", rnd.version, round=rnd.index)
+        rnd.finished.succeed()
+
+    # ----------------------------------------------------------------- asynchronous
+    def _async_upload(self, i: int, job: Job):
+        seconds = self.c.u.time(i, self.messages[i])
+        self.messages[i] += 1
+        yield from self._comm(i, "upload", seconds, job.version)
+        yield self.arrivals.submit(i, job)
+
+    def _on_arrival(self, i: int, job: Job) -> None:
+        if self.finished.triggered:
+            return
+        delay = self.opt.version - job.version
+        g = self._gradient([job], [1.0])
+        self._apply(g, 1, None, delay)
+        point, version = self.opt.query(), self.opt.version
+        self.env.process(self._send(i, (point, version, None), version))

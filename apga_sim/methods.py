@@ -1,0 +1,159 @@
+"""The method table of algorithms.md section 5: each method is an aggregator x an optimizer.
+
+A method's YAML entry is tagged by ``name``; its hyperparameters are validated here. To add a
+method, write its aggregator or optimizer in ``apga_sim/algorithms/`` and add one model below.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+
+from apga_sim.algorithms.afedpg import AFedPG
+from apga_sim.algorithms.asynchronous import Asynchronous
+from apga_sim.algorithms.base import Aggregator, Optimizer
+from apga_sim.algorithms.malenia import Malenia
+from apga_sim.algorithms.nigt import NIGT
+from apga_sim.algorithms.rennala import Rennala
+from apga_sim.algorithms.sgd import SGD
+from apga_sim.algorithms.synchronous import Synchronous
+
+
+class _Method(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    label: str | None = Field(
+        None, description="Name of this entry in traces and plots (default: the method name)."
+    )
+    alpha: PositiveFloat = Field(description="Step length (NIGT) or step size (SGD).")
+
+    @property
+    def display(self) -> str:
+        """The label used for directories, tables and plots."""
+        return self.label or self.name  # type: ignore[attr-defined]
+
+    def build(self, n: int, theta0: np.ndarray) -> tuple[Aggregator, Optimizer]:
+        """Create a fresh aggregator and optimizer for ``n`` workers starting at ``theta0``."""
+        return self.aggregator(n), self.optimizer(theta0)
+
+    def aggregator(self, n: int) -> Aggregator:  # noqa: D102
+        raise NotImplementedError
+
+    def optimizer(self, theta0: np.ndarray) -> Optimizer:  # noqa: D102
+        raise NotImplementedError
+
+
+class _Momentum(_Method):
+    eta: float = Field(0.1, gt=0, le=1, description="Momentum weight on the new gradient.")
+
+    def optimizer(self, theta0: np.ndarray) -> Optimizer:  # noqa: D102
+        return NIGT(theta0, alpha=self.alpha, eta=self.eta)
+
+
+class _Plain(_Method):
+    def optimizer(self, theta0: np.ndarray) -> Optimizer:  # noqa: D102
+        return SGD(theta0, alpha=self.alpha)
+
+
+class _Batched(_Method):
+    M: PositiveInt = Field(description="Gradients per round.")
+    M_init: PositiveInt | None = Field(None, description="First-round gradients (default M).")
+    on_stop: Literal["cancel", "ignore"] = Field(
+        "cancel", description="Work in progress at the stop instant: cancel it, or let it finish "
+        "and discard it (algorithms.md section 4).",
+    )
+
+
+class _RennalaAgg(_Batched):
+    def aggregator(self, n: int) -> Aggregator:  # noqa: D102
+        return Rennala(n, M=self.M, M_init=self.M_init or self.M, on_stop=self.on_stop)
+
+
+class _MaleniaAgg(_Batched):
+    def aggregator(self, n: int) -> Aggregator:  # noqa: D102
+        return Malenia(n, M=self.M, M_init=self.M_init or self.M, on_stop=self.on_stop)
+
+
+class _SyncAgg(_Method):
+    M: PositiveInt | None = Field(None, description="Target batch; b defaults to ceil(M / n).")
+    b: PositiveInt | None = Field(None, description="Gradients per worker per round.")
+
+    @model_validator(mode="after")
+    def _b_or_m(self) -> _SyncAgg:
+        if self.b is None and self.M is None:
+            raise ValueError("give b (gradients per worker) or M (b = ceil(M / n))")
+        return self
+
+    def aggregator(self, n: int) -> Aggregator:  # noqa: D102
+        return Synchronous(n, b=self.b or math.ceil(self.M / n))  # type: ignore[operator]
+
+
+class _AsyncAgg(_Method):
+    def aggregator(self, n: int) -> Aggregator:  # noqa: D102
+        return Asynchronous(n)
+
+
+class RennalaNIGT(_RennalaAgg, _Momentum):
+    """Rennala(M, M_init) x NIGT: the paper's method, homogeneous setting."""
+
+    name: Literal["rennala_nigt"]
+
+
+class MaleniaNIGT(_MaleniaAgg, _Momentum):
+    """Malenia(M, M_init) x NIGT: the paper's method, heterogeneous setting."""
+
+    name: Literal["malenia_nigt"]
+
+
+class SyncNIGT(_SyncAgg, _Momentum):
+    """Synchronous(b) x NIGT: the paper's "Synchronized NIGT" baseline."""
+
+    name: Literal["sync_nigt"]
+
+
+class AFedPGMethod(_AsyncAgg, _Momentum):
+    """Asynchronous x NIGT-style server update (Lan et al. 2025), with ``delay_adaptive``."""
+
+    name: Literal["afedpg"]
+    delay_adaptive: bool = Field(False, description="Use eta / (1 + delay) in the momentum.")
+
+    def optimizer(self, theta0: np.ndarray) -> Optimizer:  # noqa: D102
+        return AFedPG(theta0, alpha=self.alpha, eta=self.eta, delay_adaptive=self.delay_adaptive)
+
+
+class RennalaPG(_RennalaAgg, _Plain):
+    """Rennala(M) x SGD (Rennala PG)."""
+
+    name: Literal["rennala_pg"]
+
+
+class MaleniaPG(_MaleniaAgg, _Plain):
+    """Malenia(M) x SGD."""
+
+    name: Literal["malenia_pg"]
+
+
+class SyncPG(_SyncAgg, _Plain):
+    """Synchronous(b) x SGD (synchronous vanilla PG)."""
+
+    name: Literal["sync_pg"]
+
+
+class AsyncPG(_AsyncAgg, _Plain):
+    """Asynchronous x SGD (asynchronous SGD)."""
+
+    name: Literal["async_pg"]
+
+
+METHODS: dict[str, type[_Method]] = {
+    cls.model_fields["name"].annotation.__args__[0]: cls  # type: ignore[union-attr]
+    for cls in (RennalaNIGT, MaleniaNIGT, SyncNIGT, AFedPGMethod, RennalaPG, MaleniaPG, SyncPG,
+                AsyncPG)
+}
+
+MethodConfig = Annotated[
+    RennalaNIGT | MaleniaNIGT | SyncNIGT | AFedPGMethod | RennalaPG | MaleniaPG | SyncPG | AsyncPG,
+    Field(discriminator="name"),
+]

@@ -1,0 +1,231 @@
+"""Run the methods x seeds of a scenario and write one trace directory per run.
+
+Layout: ``OUT/<method label>/seed-<seed>/`` (``OUT/<cell>/<method label>/seed-<seed>/`` for a
+sweep cell). A complete run directory is skipped, never overwritten, unless ``overwrite``; an
+``incomplete`` one (an interrupted run) is recomputed, which loses nothing because runs are
+deterministic and an interrupted trace is a prefix of the complete one. A run directory made by a
+different scenario is refused.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import math
+import multiprocessing as mp
+import platform
+import subprocess
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from apga_sim.engine import Budget, Cluster, Engine
+from apga_sim.oracles import build_oracle
+from apga_sim.scenario import RingAllReduce, Scenario, ScenarioError, TwiceMaxUpload
+from apga_sim.timing import WorkerTimes
+from apga_sim.trace import Recorder, read_manifest, write_run
+
+ProgressFn = Callable[[int, float], None]
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run: a method of a scenario, one seed, one sweep cell."""
+
+    scenario: Scenario
+    method: str
+    seed: int
+    out: Path
+    cell: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def run_dir(self) -> Path:
+        """Where the run's trace goes."""
+        cell = "_".join(f"{k}={v}" for k, v in self.cell.items())
+        base = self.out / cell if cell else self.out
+        return base / self.method / f"seed-{self.seed}"
+
+
+def build_cluster(s: Scenario, dim: int, seed: int) -> Cluster:
+    """The simulated machines of scenario ``s`` for a problem of ``dim`` parameters."""
+    times = {q: WorkerTimes(getattr(s, q), q, s.n, dim, seed) for q in ("h", "u", "v")}
+    ar = s.aggregation.allreduce
+    if isinstance(ar, TwiceMaxUpload):
+        allreduce = 2.0 * max(times["u"].time(i, 0) for i in range(1, s.n + 1))
+    elif isinstance(ar, RingAllReduce):
+        allreduce = (2.0 * (s.n - 1) / s.n * 4.0 * dim / ar.bandwidth
+                     + 2.0 * (s.n - 1) * ar.latency)
+    else:
+        allreduce = ar.value
+    return Cluster(n=s.n, **times, charge=s.charge, mode=s.aggregation.mode,
+                   server_time=s.aggregation.server_time, allreduce_time=allreduce)
+
+
+def time_to_target(times: Iterable[float], returns: Iterable[float],
+                   target: float | None) -> float | None:
+    """First simulated time whose evaluation return reaches ``target``; None if never."""
+    if target is None:
+        return None
+    for t, r in zip(times, returns, strict=True):
+        if r >= target:
+            return float(t)
+    return None
+
+
+def _versions() -> dict[str, str]:
+    names = ("apga-sim", "numpy", "simpy", "torch", "gymnasium", "mujoco", "pyarrow")
+    found = {"python": platform.python_version()}
+    for name in names:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                             cwd=Path(__file__).parent, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def check_existing(spec: RunSpec, overwrite: bool) -> str:
+    """Decide what to do with ``spec``'s directory: ``run`` or ``skip``; refuse a foreign one."""
+    manifest_path = spec.run_dir / "manifest.json"
+    if not manifest_path.exists():
+        if spec.run_dir.exists() and any(spec.run_dir.iterdir()):
+            raise ScenarioError(f"{spec.run_dir}: exists and is not an apga-sim run; "
+                                "choose another --out")
+        return "run"
+    if overwrite:
+        return "run"
+    manifest = read_manifest(spec.run_dir)
+    if manifest.get("scenario") != spec.scenario.model_dump(mode="json"):
+        raise ScenarioError(f"{spec.run_dir}: holds a run of a different scenario; choose "
+                            "another --out, or pass --overwrite to replace it")
+    return "skip" if manifest.get("status") == "complete" else "run"
+
+
+def run_one(spec: RunSpec, progress: ProgressFn | None = None) -> dict[str, Any]:
+    """Simulate one run and write its trace directory; return its manifest."""
+    s = spec.scenario
+    method = s.method(spec.method)
+    oracle = build_oracle(s.oracle, s.n, spec.seed)
+    recorder = Recorder()
+    start = time.perf_counter()
+    try:
+        aggregator, optimizer = method.build(s.n, oracle.initial_point())
+        engine = Engine(build_cluster(s, oracle.dim, spec.seed), aggregator, optimizer, oracle,
+                        Budget(s.budget.time, s.budget.updates), recorder)
+
+        def evaluate() -> None:
+            row = {"time": float(engine.env.now), "update": engine.counters.updates}
+            recorder.evals.append(row | oracle.evaluate(optimizer.theta))
+
+        def on_update(e: Engine) -> None:
+            every = s.eval.every_updates
+            if every is not None and e.counters.updates % every == 0:
+                evaluate()
+            if progress is not None:
+                progress(e.counters.updates, float(e.env.now))
+
+        def eval_clock():
+            while True:
+                yield engine.env.timeout(s.eval.every_time)
+                evaluate()
+
+        engine.on_update = on_update
+        evaluate()
+        if s.eval.every_time is not None:
+            engine.env.process(eval_clock())
+        status = "incomplete"
+        try:
+            counters = engine.run()
+            status = "complete"
+        finally:
+            counters = engine.counters
+            counters.sim_time = float(engine.env.now)
+            if recorder.evals[-1]["update"] != counters.updates:
+                evaluate()
+            manifest = _manifest(spec, status, counters.__dict__ | oracle.counters(),
+                                 time.perf_counter() - start, recorder)
+            write_run(spec.run_dir, recorder, manifest)
+    finally:
+        oracle.close()
+    return manifest
+
+
+def _manifest(spec: RunSpec, status: str, counters: dict[str, Any], seconds: float,
+              recorder: Recorder) -> dict[str, Any]:
+    s = spec.scenario
+    evals = recorder.evals
+    counters = {k: v for k, v in counters.items() if k != "extra"} | {"real_seconds": seconds}
+    return {
+        "scenario_name": s.name,
+        "scenario": s.model_dump(mode="json"),
+        "method": spec.method,
+        "method_config": s.method(spec.method).model_dump(mode="json"),
+        "seed": spec.seed,
+        "cell": spec.cell,
+        "status": status,
+        "counters": counters,
+        "target_return": s.target_return,
+        "time_to_target": time_to_target([e["time"] for e in evals],
+                                          [e["return_mean"] for e in evals], s.target_return),
+        "final_return": evals[-1]["return_mean"],
+        "versions": _versions(),
+        "git_commit": _git_commit(),
+    }
+
+
+def _run_quiet(spec: RunSpec) -> dict[str, Any]:
+    import torch
+
+    torch.set_num_threads(1)
+    return run_one(spec)
+
+
+def run_many(specs: list[RunSpec], jobs: int = 1,
+             on_start: Callable[[RunSpec], ProgressFn | None] | None = None,
+             on_done: Callable[[RunSpec, dict[str, Any]], None] | None = None) -> None:
+    """Run ``specs`` serially (``jobs == 1``, with per-update progress) or in ``jobs`` processes.
+
+    Results are identical either way: each run depends only on its scenario, method and seed.
+    """
+    if jobs <= 1 or len(specs) <= 1:
+        for spec in specs:
+            manifest = run_one(spec, on_start(spec) if on_start else None)
+            if on_done:
+                on_done(spec, manifest)
+        return
+    ctx = mp.get_context("spawn")
+    with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        futures = {pool.submit(_run_quiet, spec): spec for spec in specs}
+        for future in cf.as_completed(futures):
+            if on_done:
+                on_done(futures[future], future.result())
+
+
+def summarize(manifests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per-method rows: runs, median updates, simulated time, time-to-target, final return."""
+    rows = []
+    for label in dict.fromkeys(m["method"] for m in manifests):
+        ms = [m for m in manifests if m["method"] == label]
+        ttt = [m["time_to_target"] for m in ms if m["time_to_target"] is not None]
+        rows.append({
+            "method": label,
+            "runs": len(ms),
+            "updates": float(np.median([m["counters"]["updates"] for m in ms])),
+            "sim_time": float(np.median([m["counters"]["sim_time"] for m in ms])),
+            "reached": len(ttt),
+            "time_to_target": float(np.median(ttt)) if ttt else math.nan,
+            "final_return": float(np.median([m["final_return"] for m in ms])),
+        })
+    return rows

@@ -1,0 +1,236 @@
+"""Compute and communication time models: the profiles of algorithms.md section 6.
+
+A *profile* gives worker ``i`` (1-based) a time. It is one of
+
+* ``equal`` (1), ``sqrt`` (sqrt(i)), ``linear`` (i), ``power`` (i**p), each optionally
+  ``reverse``-d (i -> n + 1 - i, e.g. figure 8's decreasing times);
+* ``list``: explicit per-worker values;
+* ``random``: seeded draws (exponential, lognormal, gamma, uniform), once per worker or once per
+  job, from a stream keyed by ``(seed, quantity, worker[, job])``;
+* ``trace``: a CSV file with columns ``worker,time`` (one row per worker) or
+  ``worker,job,time`` (per-job times, cycled);
+* ``link``: ``latency + bytes / bandwidth`` with ``bytes = 4 * d`` (one float32 d-vector).
+
+Every profile is multiplied by ``scale``, a number or ``"d^p"`` (the paper's ``d^0.25``).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, field_validator
+
+Scale = float | Annotated[str, Field(pattern=r"^d\^-?[0-9]*\.?[0-9]+$")]
+
+# Stream tags keep the random streams of different quantities apart.
+STREAM_TAGS = {"h": 11, "u": 12, "v": 13}
+
+
+class _Profile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    scale: Scale = Field(1.0, description='Multiplier: a number >= 0 or "d^p" (d = #parameters).')
+
+    @field_validator("scale")
+    @classmethod
+    def _non_negative(cls, v: Scale) -> Scale:
+        if isinstance(v, float | int) and v < 0:
+            raise ValueError("must be >= 0")
+        return v
+
+    def scale_value(self, dim: int) -> float:
+        """The numeric scale for a problem of ``dim`` parameters."""
+        if isinstance(self.scale, str):
+            return float(dim) ** float(self.scale.split("^", 1)[1])
+        return float(self.scale)
+
+
+class _Ranked(_Profile):
+    reverse: bool = Field(False, description="Use n + 1 - i instead of i (decreasing times).")
+
+    def _rank(self, n: int) -> np.ndarray:
+        i = np.arange(1, n + 1, dtype=float)
+        return n + 1 - i if self.reverse else i
+
+
+class EqualProfile(_Ranked):
+    """Every worker takes ``scale``."""
+
+    kind: Literal["equal"]
+
+    def base(self, n: int) -> np.ndarray:  # noqa: D102
+        return np.ones(n)
+
+
+class SqrtProfile(_Ranked):
+    """Worker i takes ``scale * sqrt(i)``."""
+
+    kind: Literal["sqrt"]
+
+    def base(self, n: int) -> np.ndarray:  # noqa: D102
+        return np.sqrt(self._rank(n))
+
+
+class LinearProfile(_Ranked):
+    """Worker i takes ``scale * i``."""
+
+    kind: Literal["linear"]
+
+    def base(self, n: int) -> np.ndarray:  # noqa: D102
+        return self._rank(n)
+
+
+class PowerProfile(_Ranked):
+    """Worker i takes ``scale * i**p``."""
+
+    kind: Literal["power"]
+    p: float
+
+    def base(self, n: int) -> np.ndarray:  # noqa: D102
+        return self._rank(n) ** self.p
+
+
+class ListProfile(_Profile):
+    """Explicit per-worker times (exactly n values)."""
+
+    kind: Literal["list"]
+    values: list[NonNegativeFloat]
+
+    def base(self, n: int) -> np.ndarray:  # noqa: D102
+        return np.asarray(self.values, dtype=float)
+
+
+class RandomProfile(_Profile):
+    """Seeded random times, drawn once per worker or once per job.
+
+    Parameters by distribution: ``exponential(mean)``, ``lognormal(mean, sigma)`` (of the log),
+    ``gamma(shape, mean)``, ``uniform(low, high)``.
+    """
+
+    kind: Literal["random"]
+    dist: Literal["exponential", "lognormal", "gamma", "uniform"]
+    per: Literal["worker", "job"] = "worker"
+    mean: float = 1.0
+    sigma: PositiveFloat = 0.5
+    shape: PositiveFloat = 2.0
+    low: NonNegativeFloat = 0.5
+    high: NonNegativeFloat = 1.5
+
+    def draw(self, rng: np.random.Generator) -> float:
+        """One draw from the distribution."""
+        if self.dist == "exponential":
+            return float(rng.exponential(self.mean))
+        if self.dist == "lognormal":
+            return float(rng.lognormal(self.mean, self.sigma))
+        if self.dist == "gamma":
+            return float(rng.gamma(self.shape, self.mean / self.shape))
+        return float(rng.uniform(self.low, self.high))
+
+
+class TraceProfile(_Profile):
+    """Times read from a CSV file: ``worker,time`` or ``worker,job,time`` rows.
+
+    The path is relative to the scenario file.
+    """
+
+    kind: Literal["trace"]
+    path: Path
+
+    def table(self, n: int) -> list[list[float]]:
+        """Per-worker lists of times (one entry for per-worker files)."""
+        rows: list[list[float]] = [[] for _ in range(n)]
+        with open(self.path, newline="") as f:
+            for row in csv.DictReader(f):
+                rows[int(row["worker"]) - 1].append(float(row["time"]))
+        return rows
+
+
+class LinkProfile(_Profile):
+    """Communication as ``latency + 4 d / bandwidth`` seconds (bandwidth in bytes/s)."""
+
+    kind: Literal["link"]
+    latency: NonNegativeFloat = 0.0
+    bandwidth: PositiveFloat
+
+    def base(self, n: int, dim: int) -> np.ndarray:  # noqa: D102
+        return np.full(n, self.latency + 4.0 * dim / self.bandwidth)
+
+
+Profile = Annotated[
+    EqualProfile
+    | SqrtProfile
+    | LinearProfile
+    | PowerProfile
+    | ListProfile
+    | RandomProfile
+    | TraceProfile
+    | LinkProfile,
+    Field(discriminator="kind"),
+]
+
+
+def check_profile(p: Profile, n: int) -> str | None:
+    """Return why profile ``p`` does not fit ``n`` workers, or ``None`` if it does."""
+    if isinstance(p, ListProfile) and len(p.values) != n:
+        return f"has {len(p.values)} values but n = {n}"
+    if isinstance(p, TraceProfile):
+        if not p.path.is_file():
+            return f"trace file {str(p.path)!r} does not exist"
+        try:
+            rows = p.table(n)
+        except (KeyError, ValueError, IndexError) as exc:
+            return f"trace file {str(p.path)!r} needs columns worker (1..{n}) and time: {exc}"
+        if any(not r for r in rows):
+            return f"trace file {str(p.path)!r} must give a time for every worker 1..{n}"
+        if any(t < 0 for r in rows for t in r):
+            return f"trace file {str(p.path)!r} has a negative time"
+    return None
+
+
+@dataclass
+class WorkerTimes:
+    """One quantity (h, u or v) for all workers; ``time(i, k)`` is worker i's k-th draw."""
+
+    profile: Profile
+    quantity: str
+    n: int
+    dim: int
+    seed: int
+
+    def __post_init__(self) -> None:
+        p = self.profile
+        scale = p.scale_value(self.dim)
+        self._per_job: list[list[float]] | None = None
+        self._values: np.ndarray | None = None
+        if isinstance(p, RandomProfile):
+            if p.per == "worker":
+                self._values = scale * np.array(
+                    [p.draw(self._rng(i)) for i in range(1, self.n + 1)]
+                )
+        elif isinstance(p, TraceProfile):
+            self._per_job = [[scale * t for t in row] for row in p.table(self.n)]
+        elif isinstance(p, LinkProfile):
+            self._values = scale * p.base(self.n, self.dim)
+        else:
+            self._values = scale * p.base(self.n)
+        self._scale = scale
+
+    def _rng(self, *ids: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, STREAM_TAGS[self.quantity], *ids])
+
+    def time(self, worker: int, k: int) -> float:
+        """Time of worker ``worker``'s ``k``-th occurrence (job or message), k = 0, 1, ..."""
+        if self._values is not None:
+            return float(self._values[worker - 1])
+        if self._per_job is not None:
+            row = self._per_job[worker - 1]
+            return row[k % len(row)]
+        assert isinstance(self.profile, RandomProfile)
+        return self._scale * self.profile.draw(self._rng(worker, k))
+
+    def nominal(self) -> np.ndarray | None:
+        """Fixed per-worker values, or ``None`` when times vary per job."""
+        return None if self._values is None else self._values.copy()

@@ -1,0 +1,185 @@
+"""The command line: runs, reproducibility, summaries and bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+import apga_sim
+from apga_sim.cli import app
+
+runner = CliRunner()
+QUICK = Path(__file__).parent.parent / "scenarios" / "quick"
+
+GOOD = {
+    "name": "tiny",
+    "n": 3,
+    "oracle": {"kind": "quadratic", "dim": 4},
+    "h": {"kind": "sqrt"},
+    "methods": [{"name": "rennala_nigt", "alpha": 0.1, "M": 4},
+                {"name": "afedpg", "alpha": 0.05}],
+    "seeds": [0, 1],
+    "budget": {"updates": 15},
+    "eval": {"every_updates": 5},
+    "target_return": -4.0,
+}
+
+
+def run(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def test_run_writes_traces_and_prints_summary(quick_yaml, tmp_path):
+    out = tmp_path / "out"
+    res = run("run", str(quick_yaml(GOOD)), "--out", str(out))
+    assert res.exit_code == 0, res.output
+    assert "rennala_nigt" in res.output and "afedpg" in res.output
+    assert "time-to-target" in res.output
+    events, evals, manifest = apga_sim.load_run(out / "rennala_nigt" / "seed-0")
+    assert manifest["status"] == "complete"
+    assert manifest["counters"]["updates"] == 15
+    assert set(events.kind) >= {"compute_start", "compute_end", "compute_cancel", "update"}
+    assert evals["update"].tolist() == [0, 5, 10, 15]
+    results = apga_sim.load_results(out)
+    assert set(results.method) == {"rennala_nigt", "afedpg"}
+    assert set(results.seed) == {0, 1}
+
+
+def test_same_seed_gives_byte_identical_traces_serial_and_parallel(quick_yaml, tmp_path):
+    path = quick_yaml(GOOD)
+    for name, jobs in (("a", "1"), ("b", "1"), ("c", "2")):
+        assert run("run", str(path), "--out", str(tmp_path / name), "--jobs", jobs).exit_code == 0
+    for method in ("rennala_nigt", "afedpg"):
+        for seed in (0, 1):
+            rel = Path(method) / f"seed-{seed}"
+            for f in ("events.parquet", "evals.parquet"):
+                a = (tmp_path / "a" / rel / f).read_bytes()
+                assert a == (tmp_path / "b" / rel / f).read_bytes()
+                assert a == (tmp_path / "c" / rel / f).read_bytes()
+        e0 = pd.read_parquet(tmp_path / "a" / method / "seed-0" / "evals.parquet")
+        e1 = pd.read_parquet(tmp_path / "a" / method / "seed-1" / "evals.parquet")
+        assert not e0.return_mean.equals(e1.return_mean)
+
+
+def test_existing_runs_are_skipped_not_overwritten(quick_yaml, tmp_path):
+    path, out = quick_yaml(GOOD), tmp_path / "out"
+    assert run("run", str(path), "--out", str(out), "--seeds", "0").exit_code == 0
+    manifest = out / "afedpg" / "seed-0" / "manifest.json"
+    before = manifest.read_text()
+    res = run("run", str(path), "--out", str(out), "--seeds", "0")
+    assert res.exit_code == 0 and "skipped" in res.output
+    assert manifest.read_text() == before
+    changed = quick_yaml(GOOD | {"budget": {"updates": 3}}, "other.yaml")
+    res = run("run", str(changed), "--out", str(out), "--seeds", "0")
+    assert res.exit_code == 2 and "different scenario" in res.output
+    assert manifest.read_text() == before
+    res = run("run", str(changed), "--out", str(out), "--seeds", "0", "--overwrite")
+    assert res.exit_code == 0
+    assert json.loads(manifest.read_text())["counters"]["updates"] == 3
+
+
+def test_cancelled_jobs_are_counted_and_never_computed(quick_yaml, tmp_path):
+    from apga_sim.runner import RunSpec, run_one
+    from apga_sim.scenario import load_scenario
+
+    s = load_scenario(quick_yaml(GOOD))
+    calls = []
+    import apga_sim.oracles.quadratic as q
+
+    original = q.QuadraticOracle.gradient
+
+    def spy(self, jobs, weights):
+        calls.extend(job.key for job in jobs)
+        return original(self, jobs, weights)
+
+    q.QuadraticOracle.gradient = spy
+    try:
+        manifest = run_one(RunSpec(s, "rennala_nigt", 0, tmp_path / "o"))
+    finally:
+        q.QuadraticOracle.gradient = original
+    events = pd.read_parquet(tmp_path / "o" / "rennala_nigt" / "seed-0" / "events.parquet")
+    cancelled = events[events.kind == "compute_cancel"]
+    assert len(cancelled) == manifest["counters"]["jobs_cancelled"] > 0
+    cancelled_keys = set(zip(cancelled.worker, cancelled.job, strict=True))
+    assert cancelled_keys.isdisjoint(calls)
+    assert manifest["counters"]["jobs_computed"] == len(calls) == 15 * 4
+    ends = events[events.kind == "compute_end"]
+    assert set(zip(ends.worker, ends.job, strict=True)) == set(calls)
+
+
+def test_validate_schema_and_list(quick_yaml):
+    res = run("validate", str(quick_yaml(GOOD)))
+    assert res.exit_code == 0 and "ok" in res.output
+    schema = json.loads(run("schema").output)
+    assert "methods" in schema["properties"]
+    listing = run("list").output
+    for name in ("rennala_nigt", "malenia_nigt", "sync_nigt", "afedpg", "async_pg", "sqrt"):
+        assert name in listing
+
+
+def test_every_quick_scenario_validates():
+    files = sorted(QUICK.glob("*.yaml"))
+    assert len(files) >= 4
+    for f in files:
+        res = run("validate", str(f))
+        assert res.exit_code == 0, res.output
+
+
+def _bad(**changes):
+    data = json.loads(json.dumps(GOOD))
+    for key, value in changes.items():
+        data[key] = value
+    return data
+
+
+BAD = [
+    (_bad(bogus=1), "bogus", "unknown field"),
+    (_bad(n="ten"), "n", "integer"),
+    (_bad(n=0), "n", "greater than 0"),
+    (_bad(h={"kind": "list", "values": [1.0, 2.0]}), "h", "has 2 values but n = 3"),
+    (_bad(h={"kind": "list", "values": [1.0, -2.0, 1.0]}), "h.list.values.1", "greater than"),
+    (_bad(h={"kind": "trace", "path": "missing.csv"}), "h", "does not exist"),
+    (_bad(h={"kind": "warp"}), "h", "'equal', 'sqrt'"),
+    (_bad(methods=[{"name": "rennala_nigt", "alpha": 0.1, "M": 0}]), "methods.0.rennala_nigt.M",
+     "greater than 0"),
+    (_bad(methods=[{"name": "nope", "alpha": 0.1}]), "methods.0", "rennala_nigt"),
+    (_bad(methods=[{"name": "afedpg", "alpha": 0.1, "M": 3}]), "methods.0.afedpg.M",
+     "unknown field"),
+    (_bad(methods=[{"name": "afedpg", "alpha": -1}]), "methods.0.afedpg.alpha", "greater than 0"),
+    (_bad(budget={}), "budget", "give time"),
+    (_bad(u={"kind": "equal", "scale": -1}), "u.equal.scale", ">= 0"),
+    (_bad(charge="per_second"), "charge", "per_gradient"),
+    (_bad(aggregation={"mode": "gossip"}), "aggregation.mode", "'server' or 'allreduce'"),
+]
+
+
+@pytest.mark.parametrize(("data", "field", "allowed"), BAD, ids=[b[1] for b in BAD])
+def test_bad_yaml_exit_code_2_names_the_field(data, field, allowed, quick_yaml, tmp_path):
+    path = quick_yaml(data)
+    out = tmp_path / "out"
+    for cmd in (["validate", str(path)], ["run", str(path), "--out", str(out)]):
+        res = run(*cmd)
+        assert res.exit_code == 2, res.output
+        assert field in res.output and allowed in res.output, res.output
+        assert "Traceback" not in res.output
+    assert not out.exists()
+
+
+def test_bad_files_and_options(tmp_path, quick_yaml):
+    res = run("run", str(tmp_path / "nope.yaml"))
+    assert res.exit_code == 2 and "no such scenario file" in res.output
+    bad = tmp_path / "broken.yaml"
+    bad.write_text("n: [1,\n")
+    res = run("validate", str(bad))
+    assert res.exit_code == 2 and "not valid YAML" in res.output
+    res = run("run", str(quick_yaml(GOOD)), "--methods", "sync_pg", "--out", str(tmp_path / "o"))
+    assert res.exit_code == 2 and "allowed: rennala_nigt, afedpg" in res.output
+    res = run("run", str(quick_yaml(GOOD)), "--seeds", "a,b", "--out", str(tmp_path / "o"))
+    assert res.exit_code == 2 and "--seeds" in res.output
+    assert not (tmp_path / "o").exists()
+    assert yaml.safe_load(Path(quick_yaml(GOOD)).read_text())["n"] == 3
