@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -31,7 +32,7 @@ err = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 
 
 def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -94,10 +95,64 @@ def print_summary(rows: list[dict[str, Any]], target: float | None) -> None:
         table.add_column(col, justify="left" if col == "method" else "right")
     for r in rows:
         ttt = "not reached" if r["reached"] == 0 else _fmt(r["time_to_target"])
-        table.add_row(r["method"], str(r["runs"]), _fmt(r["updates"]), _fmt(r["sim_time"]),
+        table.add_row(escape(r["method"]), str(r["runs"]), _fmt(r["updates"]), _fmt(r["sim_time"]),
                       "no target" if target is None else ttt, f"{r['reached']}/{r['runs']}",
                       _fmt(r["final_return"]))
     out.print(table)
+
+
+def _execute(specs: list, jobs: int, ray: str | None, overwrite: bool) -> None:
+    """Run ``specs`` (skipping complete ones) with progress bars."""
+    from apga_sim.runner import check_existing, run_many
+
+    try:
+        todo = [sp for sp in specs if check_existing(sp, overwrite) == "run"]
+    except ScenarioError as exc:
+        _fail(str(exc))
+    for sp in specs:
+        if sp not in todo:
+            out.print(f"[dim]{escape(str(sp.run_dir))}: complete, skipped (--overwrite to redo)[/]")
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
+                  TimeElapsedColumn(), console=err) as bar:
+        overall = bar.add_task(f"{len(todo)} runs", total=len(todo), info="")
+
+        def on_start(sp):
+            total = sp.scenario.budget.updates
+            task = bar.add_task(escape(str(sp.run_dir.relative_to(sp.out))), total=total, info="")
+
+            def progress(updates: int, now: float) -> None:
+                bar.update(task, completed=updates, info=f"{updates} updates, t={now:.4g}s")
+
+            return progress
+
+        try:
+            run_many(todo, jobs=jobs, ray=ray, on_start=on_start,
+                     on_done=lambda sp, manifest: bar.advance(overall))
+        except KeyboardInterrupt:
+            err.print("interrupted: finished runs are kept, the current one is marked "
+                      "incomplete; run the same command again to resume")
+            raise typer.Exit(130) from None
+
+
+def _specs(s: Scenario, file: Path, out_dir: Path, seeds: str | None, methods: str | None):
+    from apga_sim.sweep import specs
+
+    labels = [m.display for m in s.methods] + [m.display for m in s.expanded().methods]
+    chosen = _csv(methods)
+    unknown = [m for m in chosen or [] if m not in labels]
+    if unknown:
+        _fail(f"--methods: {', '.join(unknown)} not in {file}; allowed: "
+              f"{', '.join(dict.fromkeys(labels))}")
+    try:
+        seed_list = [int(x) for x in _csv(seeds)] if seeds else None
+    except ValueError:
+        _fail(f"--seeds: expected comma-separated integers, got {seeds!r}")
+    return specs(s, out_dir, seed_list, chosen)
+
+
+Jobs = Annotated[int, typer.Option(min=1, help="Runs simulated in parallel local processes.")]
+Ray = Annotated[str | None, typer.Option(
+    "--ray", help="Run on a Ray cluster: its address, or 'local' to start one here.")]
 
 
 @app.command()
@@ -108,59 +163,68 @@ def run(
     seeds: Annotated[str | None, typer.Option(help="Comma-separated seeds, e.g. 0,1,2.")] = None,
     methods: Annotated[str | None, typer.Option(
         help="Comma-separated method labels to run (default: all in the file).")] = None,
-    jobs: Annotated[int, typer.Option(min=1, help="Runs simulated in parallel processes.")] = 1,
+    jobs: Jobs = 1,
+    ray: Ray = None,
     overwrite: Annotated[bool, typer.Option(help="Recompute runs that already exist.")] = False,
 ) -> None:
-    """Run every method x seed of a scenario and print a summary table.
+    """Run every sweep cell x method x seed of a scenario and print a summary table.
 
-    Each run writes OUT/<method>/seed-<seed>/ with manifest.json, events.parquet and
-    evals.parquet. Complete runs that already exist are skipped (use --overwrite to redo them).
+    Each run writes OUT/[cell/]<method>/seed-<seed>/ with manifest.json, events.parquet and
+    evals.parquet. Complete runs that already exist are skipped (use --overwrite to redo them),
+    so an interrupted run or sweep resumes where it stopped.
+
+    Example: apga-sim run scenarios/quick/quadratic_sqrt.yaml --out results/sqrt --jobs 2
     """
-    from apga_sim.runner import RunSpec, check_existing, run_many, summarize
+    from apga_sim.runner import summarize
     from apga_sim.trace import read_manifest
 
     s = _load(file)
-    labels = [m.display for m in s.methods]
-    chosen = _csv(methods) or labels
-    unknown = [m for m in chosen if m not in labels]
-    if unknown:
-        _fail(f"--methods: {', '.join(unknown)} not in {file}; allowed: {', '.join(labels)}")
-    try:
-        seed_list = [int(x) for x in _csv(seeds)] if seeds else s.seeds
-    except ValueError:
-        _fail(f"--seeds: expected comma-separated integers, got {seeds!r}")
     target = out_dir or Path("results") / s.name
-    specs = [RunSpec(s, m, seed, target) for m in chosen for seed in seed_list]
-    try:
-        todo = [sp for sp in specs if check_existing(sp, overwrite) == "run"]
-    except ScenarioError as exc:
-        _fail(str(exc))
-    for sp in specs:
-        if sp not in todo:
-            out.print(f"[dim]{sp.run_dir}: complete, skipped (--overwrite to redo)[/]")
-
-    total = s.budget.updates or 0
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
-                  TimeElapsedColumn(), console=err, transient=False) as bar:
-        overall = bar.add_task(f"{len(todo)} runs", total=len(todo), info="")
-
-        def on_start(sp: RunSpec):
-            task = bar.add_task(f"{sp.method} seed {sp.seed}", total=total or None, info="")
-
-            def progress(updates: int, now: float) -> None:
-                bar.update(task, completed=updates, info=f"{updates} updates, t={now:.4g}s")
-
-            return progress
-
-        def on_done(sp: RunSpec, manifest: dict[str, Any]) -> None:
-            bar.advance(overall)
-
-        try:
-            run_many(todo, jobs=jobs, on_start=on_start, on_done=on_done)
-        except KeyboardInterrupt:
-            err.print("interrupted: finished runs are kept, the current one is marked "
-                      "incomplete; run the same command again to resume")
-            raise typer.Exit(130) from None
+    specs = _specs(s, file, target, seeds, methods)
+    _execute(specs, jobs, ray, overwrite)
     manifests = [read_manifest(sp.run_dir) for sp in specs]
-    print_summary(summarize(manifests), s.target_return)
+    for cell in dict.fromkeys(tuple(sp.cell.items()) for sp in specs):
+        if cell:
+            out.print(", ".join(f"{k} = {v}" for k, v in cell))
+        print_summary(summarize([m for m in manifests if tuple(m["cell"].items()) == cell]),
+                      s.target_return)
     out.print(f"traces: {target}/")
+
+
+@app.command()
+def tune(
+    file: Annotated[Path, typer.Argument(help="Scenario YAML whose methods give grids.")],
+    out_dir: Annotated[Path | None, typer.Option(
+        "--out", help="Where the tuning runs go (default: results/<name>-tuning).")] = None,
+    write: Annotated[Path | None, typer.Option(
+        help="Tuned scenario to write (default: <file stem>.tuned.yaml beside FILE).")] = None,
+    jobs: Jobs = 1,
+    ray: Ray = None,
+) -> None:
+    """Run each grid value on the tuning seeds and write a scenario with the best values.
+
+    A method gives a grid as e.g. `alpha: {grid: [2^-6, 2^-5, 2^-4]}`; `tune.seeds` and
+    `tune.criterion` (auc or time_to_target) in the scenario say how the choice is made.
+    """
+    from apga_sim.sweep import choose, tuned_yaml
+    from apga_sim.trace import load_results
+
+    s = _load(file)
+    if not s.has_grids():
+        _fail(f"{file}: no method gives a grid (e.g. alpha: {{grid: [0.01, 0.1]}}); "
+              "nothing to tune")
+    if s.sweep:
+        _fail(f"{file}: tune a scenario without a sweep")
+    target = out_dir or Path("results") / f"{s.name}-tuning"
+    dest = write or file.with_name(f"{file.stem}.tuned.yaml")
+    if dest.exists():
+        _fail(f"{dest}: exists; pass --write with another path")
+    specs = _specs(s, file, target, ",".join(map(str, s.tune.seeds)), None)
+    _execute(specs, jobs, ray, overwrite=False)
+    runs = {str(sp.run_dir) for sp in specs}
+    results = load_results(target)
+    chosen = choose(results[results["run"].isin(runs)], s)
+    for label, choice in chosen.items():
+        out.print(escape(f"{label}: {choice['values']}  ({choice['criterion']})"))
+    dest.write_text(tuned_yaml(file, chosen))
+    out.print(f"tuned scenario: {dest}")

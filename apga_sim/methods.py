@@ -6,11 +6,20 @@ method, write its aggregator or optimizer in ``apga_sim/algorithms/`` and add on
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    field_validator,
+    model_validator,
+)
 
 from apga_sim.algorithms.afedpg import AFedPG
 from apga_sim.algorithms.asynchronous import Asynchronous
@@ -22,17 +31,62 @@ from apga_sim.algorithms.sgd import SGD
 from apga_sim.algorithms.synchronous import Synchronous
 
 
+class Grid(BaseModel):
+    """Values to try for a hyperparameter: ``{grid: [2^-10, 2^-9, ..., 0.5]}``.
+
+    ``apga-sim run`` runs every value as its own entry; ``apga-sim tune`` picks the best one.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    grid: list[float] = Field(min_length=1)
+
+    @field_validator("grid", mode="before")
+    @classmethod
+    def _powers(cls, values: list) -> list:
+        """Accept ``"2^-3"``-style strings."""
+        out = []
+        for v in values if isinstance(values, list) else [values]:
+            if isinstance(v, str) and "^" in v:
+                base, exp = v.split("^", 1)
+                try:
+                    v = float(base) ** float(exp)
+                except ValueError:
+                    raise ValueError(f"{v!r} is not a number or a power like 2^-3") from None
+            out.append(v)
+        return out
+
+
+TUNABLE = ("alpha", "eta", "M")
+
+
 class _Method(BaseModel):
     model_config = ConfigDict(extra="forbid")
     label: str | None = Field(
         None, description="Name of this entry in traces and plots (default: the method name)."
     )
-    alpha: PositiveFloat = Field(description="Step length (NIGT) or step size (SGD).")
+    alpha: PositiveFloat | Grid = Field(description="Step length (NIGT) or step size (SGD).")
 
     @property
     def display(self) -> str:
         """The label used for directories, tables and plots."""
         return self.label or self.name  # type: ignore[attr-defined]
+
+    def grids(self) -> dict[str, list[float]]:
+        """The hyperparameters given as grids, with their values."""
+        return {k: v.grid for k in TUNABLE if isinstance(v := getattr(self, k, None), Grid)}
+
+    def expand(self) -> list[_Method]:
+        """Concrete entries, one per combination of grid values, labelled ``name[alpha=0.1]``."""
+        grids = self.grids()
+        if not grids:
+            return [self]
+        entries = []
+        for combo in itertools.product(*grids.values()):
+            values = dict(zip(grids, combo, strict=True))
+            tag = ",".join(f"{k}={v:g}" for k, v in values.items())
+            data = self.model_dump() | values | {"label": f"{self.display}[{tag}]"}
+            entries.append(type(self).model_validate(data))
+        return entries
 
     def build(self, n: int, theta0: np.ndarray) -> tuple[Aggregator, Optimizer]:
         """Create a fresh aggregator and optimizer for ``n`` workers starting at ``theta0``."""
@@ -46,7 +100,8 @@ class _Method(BaseModel):
 
 
 class _Momentum(_Method):
-    eta: float = Field(0.1, gt=0, le=1, description="Momentum weight on the new gradient.")
+    eta: Annotated[float, Field(gt=0, le=1)] | Grid = Field(
+        0.1, description="Momentum weight on the new gradient.")
 
     def optimizer(self, theta0: np.ndarray) -> Optimizer:  # noqa: D102
         return NIGT(theta0, alpha=self.alpha, eta=self.eta)
@@ -58,7 +113,7 @@ class _Plain(_Method):
 
 
 class _Batched(_Method):
-    M: PositiveInt = Field(description="Gradients per round.")
+    M: PositiveInt | Grid = Field(description="Gradients per round.")
     M_init: PositiveInt | None = Field(None, description="First-round gradients (default M).")
     on_stop: Literal["cancel", "ignore"] = Field(
         "cancel", description="Work in progress at the stop instant: cancel it, or let it finish "
@@ -77,7 +132,8 @@ class _MaleniaAgg(_Batched):
 
 
 class _SyncAgg(_Method):
-    M: PositiveInt | None = Field(None, description="Target batch; b defaults to ceil(M / n).")
+    M: PositiveInt | Grid | None = Field(
+        None, description="Target batch; b defaults to ceil(M / n).")
     b: PositiveInt | None = Field(None, description="Gradients per worker per round.")
 
     @model_validator(mode="after")

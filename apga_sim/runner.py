@@ -192,13 +192,35 @@ def _run_quiet(spec: RunSpec) -> dict[str, Any]:
     return run_one(spec)
 
 
-def run_many(specs: list[RunSpec], jobs: int = 1,
+def _run_on_ray(specs: list[RunSpec], address: str,
+                on_done: Callable[[RunSpec, dict[str, Any]], None] | None) -> None:
+    try:
+        import ray
+    except ImportError:
+        raise ScenarioError("--ray needs the ray extra: pip install 'apga-sim[ray]'") from None
+    if not ray.is_initialized():
+        ray.init(address=None if address == "local" else address, log_to_driver=False)
+    remote = ray.remote(num_cpus=1)(_run_quiet)
+    pending = {remote.remote(spec): spec for spec in specs}
+    while pending:
+        done, _ = ray.wait(list(pending), num_returns=1)
+        spec = pending.pop(done[0])
+        manifest = ray.get(done[0])
+        if on_done:
+            on_done(spec, manifest)
+
+
+def run_many(specs: list[RunSpec], jobs: int = 1, ray: str | None = None,
              on_start: Callable[[RunSpec], ProgressFn | None] | None = None,
              on_done: Callable[[RunSpec, dict[str, Any]], None] | None = None) -> None:
-    """Run ``specs`` serially (``jobs == 1``, with per-update progress) or in ``jobs`` processes.
+    """Run ``specs`` serially, in ``jobs`` local processes, or as Ray tasks.
 
+    Serial runs (``jobs == 1``) report per-update progress; ``ray`` is an address or ``"local"``.
     Results are identical either way: each run depends only on its scenario, method and seed.
     """
+    if ray is not None:
+        _run_on_ray(specs, ray, on_done)
+        return
     if jobs <= 1 or len(specs) <= 1:
         for spec in specs:
             manifest = run_one(spec, on_start(spec) if on_start else None)

@@ -97,6 +97,17 @@ class Evaluation(_Strict):
     every_time: PositiveFloat | None = Field(None, description="Evaluate every t simulated s.")
 
 
+class Tune(_Strict):
+    """How `apga-sim tune` chooses among grid values."""
+
+    seeds: list[int] = Field([1000, 1001], min_length=1, description="Tuning seeds (kept apart "
+                             "from the evaluation seeds).")
+    criterion: Literal["time_to_target", "auc"] = Field(
+        "auc", description="time_to_target: smallest median time-to-target (ties and "
+        "never-reached broken by auc); auc: largest mean area under the return curve.",
+    )
+
+
 def _zero() -> EqualProfile:
     return EqualProfile(kind="equal", scale=0.0)
 
@@ -121,6 +132,13 @@ class Scenario(_Strict):
     budget: Budget
     eval: Evaluation = Field(default_factory=Evaluation)
     target_return: float | None = Field(None, description="Return that defines time-to-target.")
+    sweep: dict[str, list[Any]] | None = Field(
+        None, description="Parameters to sweep, e.g. {n: [5, 10, 20]} or {h.scale: [0.5, 1]}; "
+        "dotted paths into this scenario, `methods.M` sets M of every method. Cartesian product.",
+    )
+    tune: Tune = Field(default_factory=lambda: Tune(), description="Settings of `apga-sim tune`.")
+    tuned: dict[str, dict[str, Any]] | None = Field(
+        None, description="Written by `apga-sim tune`: the chosen values and their scores.")
 
     @field_validator("h", "u", "v")
     @classmethod
@@ -139,22 +157,33 @@ class Scenario(_Strict):
         for k, m in enumerate(self.methods):
             for attr in ("M", "M_init"):
                 value = getattr(m, attr, None)
-                if m.name.startswith("malenia") and value is not None and value < self.n:
+                if (m.name.startswith("malenia") and isinstance(value, int)
+                        and value < self.n):
                     raise ValueError(f"methods.{k}.{attr}: Malenia needs {attr} >= n = {self.n}")
         labels = [m.display for m in self.methods]
         if len(set(labels)) != len(labels):
             raise ValueError("methods: two entries share a name; give each a distinct label")
         return self
 
+    def expanded(self) -> Scenario:
+        """This scenario with every grid hyperparameter expanded into its own method entry."""
+        methods = [e for m in self.methods for e in m.expand()]
+        return self.model_copy(update={"methods": methods})
+
+    def has_grids(self) -> bool:
+        """Whether a method gives a hyperparameter as a grid."""
+        return any(m.grids() for m in self.methods)
+
     def method(self, label: str) -> MethodConfig:
         """The method entry called ``label``."""
         return next(m for m in self.methods if m.display == label)
 
 
-def _format(exc: ValidationError, source: str) -> str:
+def _format(exc: ValidationError, source: str, prefix: tuple[str, ...] = ()) -> str:
     lines = [f"{source}: invalid scenario"]
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
+        parts = (*prefix, *err["loc"])
+        loc = ".".join(str(p) for p in parts if not str(p).startswith("function-"))
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown field (not allowed here; see `apga-sim schema`)"
@@ -169,9 +198,15 @@ def parse_scenario(data: Any, source: str = "<scenario>", base_dir: Path | None 
     if not isinstance(data, dict):
         raise ScenarioError(f"{source}: a scenario must be a YAML mapping of fields")
     try:
-        return Scenario.model_validate(data, context={"base_dir": base_dir})
+        s = Scenario.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
         raise ScenarioError(_format(exc, source)) from None
+    for k, m in enumerate(s.methods):
+        try:
+            m.expand()
+        except ValidationError as exc:
+            raise ScenarioError(_format(exc, source, ("methods", str(k), m.name))) from None
+    return s
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -183,4 +218,8 @@ def load_scenario(path: str | Path) -> Scenario:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
-    return parse_scenario(data, str(path), base_dir=path.parent)
+    s = parse_scenario(data, str(path), base_dir=path.parent)
+    from apga_sim.sweep import cells
+
+    cells(s)  # every sweep cell must validate too
+    return s

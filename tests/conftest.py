@@ -51,7 +51,7 @@ def quick_yaml(tmp_path):
 
     def write(data: dict[str, Any], name: str = "s.yaml"):
         path = tmp_path / name
-        path.write_text(yaml.safe_dump(data))
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
         return path
 
     return write

@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, PositiveInt
 
+from apga_sim.oracles.mujoco.config import MujocoOracleConfig
+
 
 class QuadraticConfig(BaseModel):
     """A noisy concave quadratic with a known optimum, for fast tests and theory checks.
@@ -28,4 +30,4 @@ class QuadraticConfig(BaseModel):
     steps_per_job: PositiveInt = Field(1, description="T of a job, for charge: per_step.")
 
 
-OracleConfig = Annotated[QuadraticConfig, Field(discriminator="kind")]
+OracleConfig = Annotated[QuadraticConfig | MujocoOracleConfig, Field(discriminator="kind")]
