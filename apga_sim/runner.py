@@ -15,14 +15,16 @@ import multiprocessing as mp
 import platform
 import subprocess
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from apga_sim.analysis import time_to_target
 from apga_sim.engine import Budget, Cluster, Engine
 from apga_sim.oracles import build_oracle
 from apga_sim.scenario import RingAllReduce, Scenario, ScenarioError, TwiceMaxUpload
@@ -63,17 +65,6 @@ def build_cluster(s: Scenario, dim: int, seed: int) -> Cluster:
         allreduce = ar.value
     return Cluster(n=s.n, **times, charge=s.charge, mode=s.aggregation.mode,
                    server_time=s.aggregation.server_time, allreduce_time=allreduce)
-
-
-def time_to_target(times: Iterable[float], returns: Iterable[float],
-                   target: float | None) -> float | None:
-    """First simulated time whose evaluation return reaches ``target``; None if never."""
-    if target is None:
-        return None
-    for t, r in zip(times, returns, strict=True):
-        if r >= target:
-            return float(t)
-    return None
 
 
 def _versions() -> dict[str, str]:
@@ -177,8 +168,8 @@ def _manifest(spec: RunSpec, status: str, counters: dict[str, Any], seconds: flo
         "status": status,
         "counters": counters,
         "target_return": s.target_return,
-        "time_to_target": time_to_target([e["time"] for e in evals],
-                                          [e["return_mean"] for e in evals], s.target_return),
+        "time_to_target": None if s.target_return is None
+        else time_to_target(pd.DataFrame(evals), s.target_return),
         "final_return": evals[-1]["return_mean"],
         "versions": _versions(),
         "git_commit": _git_commit(),

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from apga_sim.analysis import time_to_target
 from apga_sim.runner import RunSpec
 from apga_sim.scenario import Scenario, ScenarioError, parse_scenario
 
@@ -82,9 +83,9 @@ def choose(results: pd.DataFrame, s: Scenario) -> dict[str, dict[str, Any]]:
     scores = []
     for (label, seed), run in results.groupby(["method", "seed"], sort=True):
         run = run.sort_values("time")
-        reached = run.loc[run["return_mean"] >= (s.target_return or np.inf), "time"]
+        ttt = None if s.target_return is None else time_to_target(run, s.target_return)
         scores.append({"label": label, "seed": seed, "auc": area_under_curve(run, horizon),
-                       "ttt": float(reached.iloc[0]) if len(reached) else np.inf})
+                       "ttt": np.inf if ttt is None else ttt})
     table = pd.DataFrame(scores).groupby("label").agg(auc=("auc", "mean"), ttt=("ttt", "median"))
     chosen: dict[str, dict[str, Any]] = {}
     for m in s.methods:

@@ -1,0 +1,188 @@
+import numpy as np
+import pandas as pd
+import pytest
+from test_analysis import rennala_trace, results_table
+
+from apga_sim import analysis, plots
+
+
+def uneven_results():
+    """Two methods x three seeds evaluated at different times, with two env variants."""
+    rng = np.random.default_rng(1)
+    frames = []
+    for method in ("rennala_nigt", "afedpg"):
+        for seed in range(3):
+            times = np.concatenate([[0.0], np.sort(rng.uniform(0, 10, 8)), [10.0 + seed]])
+            a, b = rng.normal(size=(2, len(times))).cumsum(axis=1)
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "time": times,
+                        "update": np.arange(len(times)),
+                        "return_mean/a": a,
+                        "return_mean/b": b,
+                        "return_mean": (a + b) / 2,
+                        "method": method,
+                        "seed": seed,
+                        "run": f"runs/{method}/{seed}",
+                    }
+                )
+            )
+    return pd.concat(frames, ignore_index=True)
+
+
+def expected_quantiles(df, grid, column, q):
+    """Step-wise ("previous value") hold of each run on the grid with merge_asof, then quantile."""
+    held = []
+    for (method, run), evals in df.groupby(["method", "run"]):
+        at = pd.merge_asof(
+            pd.DataFrame({"t": grid}), evals.sort_values("time"), left_on="t", right_on="time"
+        )
+        at.loc[at["t"] > evals["time"].max(), column] = np.nan
+        held.append(at.assign(method=method, run=run))
+    held = pd.concat(held)
+    complete = held.groupby(["method", "t"])[column].transform(lambda x: x.notna().all())
+    return held[complete].groupby(["method", "t"])[column].quantile(q)
+
+
+def test_curves_median_and_band_equal_pandas_quantiles(tmp_path):
+    df = uneven_results()
+    grid = np.array([0.0, 0.3, 2.5, 5.0, 7.77, 10.0, 10.5, 12.0])
+    fig, data = plots.curves(df, grid=grid)
+    assert len(fig.axes) == 3
+    assert [ax.get_title() for ax in fig.axes] == ["a", "b", "mean"]
+    for column in ("return_mean/a", "return_mean"):
+        panel = data[data["panel"] == column].set_index(["method", "time"])
+        for name, q in (("median", 0.5), ("lower", 0.2), ("upper", 0.8)):
+            expected = expected_quantiles(df, grid, column, q)
+            got = panel[name].dropna().sort_index()
+            assert got.index.tolist() == expected.index.rename(["method", "time"]).tolist()
+            np.testing.assert_allclose(got.to_numpy(), expected.to_numpy())
+    # the shortest run of each method ends at 10: nothing is plotted after it
+    assert data.loc[data["time"] > 10.0, "median"].isna().all()
+    assert data.loc[data["time"] == 10.0, "median"].notna().all()
+    # the lines drawn are the medians returned
+    line = fig.axes[2].lines[0]
+    assert line.get_label() == "Rennala NIGT"
+    mean = data[(data["panel"] == "return_mean") & (data["method"] == "rennala_nigt")]
+    np.testing.assert_array_equal(line.get_ydata(), mean["median"].to_numpy())
+    assert fig.axes[0].get_xlabel() == plots.TIME_LABEL
+    plots.save(fig, tmp_path / "curves")
+    assert (tmp_path / "curves.png").stat().st_size > 0
+
+
+def test_curves_single_panel_default_grid():
+    fig, data = plots.curves(results_table(), points=7)
+    assert len(fig.axes) == 1
+    assert data["time"].unique().tolist() == pytest.approx(np.linspace(0, 3, 7).tolist())
+    a = data[data["method"] == "a"].set_index("time")["median"]
+    # seeds of a hold (0,2,6,7), (0,6,7,8), (0,1,2,3): at t = 1.5 -> median(2, 6, 1) = 2
+    assert a.loc[1.5] == 2.0
+
+
+def test_ttt_marks_not_reached(tmp_path):
+    fig, data = plots.ttt(results_table(), target=5.0)
+    np.testing.assert_array_equal(data["time_to_target"], [2, 1, np.nan, 1, 3, 2])
+    assert data["reached"].tolist() == [True, True, False, True, True, True]
+    ax = fig.axes[0]
+    assert ax.get_xticklabels()[-1].get_text() == "not\nreached"
+    assert [t.get_text() for t in ax.texts] == ["1/3"]
+    assert ax.get_xlabel() == plots.TIME_LABEL
+    plots.save(fig, tmp_path / "ttt")
+    assert (tmp_path / "ttt.png").stat().st_size > 0
+
+
+def test_ttt_nothing_reached():
+    fig, data = plots.ttt(results_table(), target=100.0)
+    assert not data["reached"].any()
+    assert [t.get_text() for t in fig.axes[0].texts] == ["3/3", "3/3"]
+
+
+def test_gantt_compute_time_matches_trace(tmp_path):
+    events = rennala_trace()
+    fig, data = plots.gantt(events)
+    starts = events[events["kind"] == "compute_start"]
+    ends = events[events["kind"] == "compute_end"]
+    jobs = starts.merge(ends, on=["worker", "job"], suffixes=("_s", "_e"))
+    compute = data[data["state"] == "compute"]
+    assert (compute["end"] - compute["start"]).sum() == (jobs["time_e"] - jobs["time_s"]).sum()
+    assert (compute["end"] - compute["start"]).sum() == 7.5
+    # every worker's row covers the whole run: busy + idle = span
+    per_worker = (data["end"] - data["start"]).groupby(data["worker"]).sum()
+    assert per_worker.tolist() == [6.5, 6.5]
+    assert data.loc[data["state"] == "idle", ["worker", "start", "end"]].values.tolist() == [
+        [2, 3.0, 3.5]
+    ]
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels == ["idle", "compute", "cancelled", "upload", "update"]
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["server", "worker 1", "worker 2"]
+    assert ax.get_xlabel() == plots.TIME_LABEL
+    plots.save(fig, tmp_path / "gantt")
+    assert (tmp_path / "gantt.png").stat().st_size > 0
+
+
+def sweep():
+    """Per-run times over n: method a scales like 1/n, b is flat; one run of b misses at n=4."""
+    rows = []
+    for n in (1, 2, 4):
+        for seed in range(3):
+            rows.append({"method": "a", "n": n, "seed": seed, "time_to_target": (10 + seed) / n})
+            missed = n == 4 and seed == 0
+            rows.append(
+                {"method": "b", "n": n, "seed": seed, "time_to_target": np.nan if missed else 5.0}
+            )
+    return pd.DataFrame(rows)
+
+
+def test_theory_first_point_normalisation(tmp_path):
+    fig, data = plots.theory(sweep(), "n", lambda method, n: 3.0 / n if method == "a" else 7.0)
+    a = data[data["method"] == "a"]
+    np.testing.assert_allclose(a["median"], [1, 0.5, 0.25])
+    np.testing.assert_allclose(a["predicted"], [1, 0.5, 0.25])
+    np.testing.assert_allclose(a["lower"], [10.4 / 11, 10.4 / 22, 10.4 / 44])
+    b = data[data["method"] == "b"]
+    np.testing.assert_allclose(b["median"], [1, 1, 1])
+    assert b["upper"].tolist()[-1] == np.inf
+    assert b["reached"].tolist() == [3, 3, 2]
+    ax = fig.axes[0]
+    assert "normalised" in ax.get_title()
+    assert any("1 run not reached" in t.get_text() for t in ax.get_legend().get_texts())
+    plots.save(fig, tmp_path / "theory")
+    assert (tmp_path / "theory.pdf").stat().st_size > 0
+
+
+def test_theory_least_squares_scale():
+    fig, data = plots.theory(sweep(), "n", lambda method, n: 1.0 / n, normalise="lsq", log=True)
+    a = data[data["method"] == "a"]
+    np.testing.assert_allclose(a["median"], [11, 5.5, 2.75])
+    np.testing.assert_allclose(a["predicted"], [11, 5.5, 2.75])
+    b = data[data["method"] == "b"]
+    # log-space fit of 5 * n^0 by c / n: c = 5 * geometric mean of n = 10
+    np.testing.assert_allclose(b["predicted"], [10, 5, 2.5])
+    assert "least squares" in fig.axes[0].get_title()
+    assert fig.axes[0].get_xscale() == "log"
+    with pytest.raises(ValueError):
+        plots.theory(sweep(), "n", lambda method, n: 1.0, normalise="max")
+
+
+def test_theory_from_per_run_table():
+    df = results_table().assign(n=lambda d: d["seed"] + 1)
+    runs = analysis.per_run(df, target=5.0)
+    _, data = plots.theory(runs, "n", lambda method, n: 1.0)
+    assert data[["method", "n"]].values.tolist() == [
+        ["a", 1],
+        ["a", 2],
+        ["a", 3],
+        ["b", 1],
+        ["b", 2],
+        ["b", 3],
+    ]
+
+
+def test_save_writes_png_and_pdf(tmp_path):
+    fig, _ = plots.gantt(rennala_trace())
+    png, pdf = plots.save(fig, tmp_path / "sub" / "fig.1b")
+    assert (png.name, pdf.name) == ("fig.1b.png", "fig.1b.pdf")
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert pdf.read_bytes()[:4] == b"%PDF"
