@@ -228,3 +228,119 @@ def tune(
         out.print(escape(f"{label}: {choice['values']}  ({choice['criterion']})"))
     dest.write_text(tuned_yaml(file, chosen))
     out.print(f"tuned scenario: {dest}")
+
+
+ResultsDir = Annotated[Path, typer.Argument(help="A results directory (the --out of a run).")]
+
+
+def _results(path: Path) -> Path:
+    if not path.is_dir() or not any(path.rglob("manifest.json")):
+        _fail(f"{path}: no apga-sim runs here (expected <method>/seed-<seed>/manifest.json)")
+    return path
+
+
+@app.command()
+def summary(
+    results_dir: ResultsDir,
+    target: Annotated[float | None, typer.Option(
+        help="Target return (default: the scenario's target_return).")] = None,
+) -> None:
+    """Print the per-method table and write RESULTS_DIR/summary.parquet.
+
+    Columns: time-to-target median and 20%-80% over seeds (inf = not reached), final return,
+    updates, gradients used / cancelled / discarded, and the communication time share.
+    """
+    from apga_sim.report import summary as make_summary
+
+    table_df = make_summary(_results(results_dir), target)
+    table_df.to_parquet(results_dir / "summary.parquet")
+    table = Table(title=f"{results_dir}: medians over seeds; time-to-target 20%-80% band "
+                  "(inf = not reached)")
+    headings = {"ttt_median": "time-to-target", "ttt_q20": "20%", "ttt_q80": "80%",
+                "final_return": "final return", "gradients_used": "grads used",
+                "gradients_cancelled": "cancelled", "gradients_discarded": "discarded",
+                "comm_share": "comm share"}
+    for col in table_df.columns:
+        table.add_column(headings.get(str(col), str(col)), no_wrap=col == "method",
+                         justify="left" if col == "method" else "right")
+    for row in table_df.itertuples(index=False):
+        table.add_row(*(escape(v) if isinstance(v, str) else _fmt(float(v)) for v in row))
+    out.print(table)
+    out.print(f"written: {results_dir / 'summary.parquet'}")
+
+
+@app.command()
+def plot(
+    results_dir: ResultsDir,
+    kind: Annotated[str, typer.Option(
+        help="curves (return vs simulated time), ttt (time-to-target), gantt (one run's "
+        "timeline), theory (measured vs time-complexity over a sweep).")] = "curves",
+    out_path: Annotated[Path | None, typer.Option(
+        "--out", help="File stem for PNG and PDF (default: RESULTS_DIR/figures/<kind>).")] = None,
+    run: Annotated[Path | None, typer.Option(help="Run directory for gantt.")] = None,
+    param: Annotated[str | None, typer.Option(help="Swept parameter for theory.")] = None,
+    eps: Annotated[float, typer.Option(help="Accuracy eps in the theory formulas.")] = 0.1,
+    target: Annotated[float | None, typer.Option(help="Target return for ttt/theory.")] = None,
+) -> None:
+    """Plot results as PNG and PDF (the same functions live in apga_sim.plots)."""
+    from apga_sim.plots import save
+    from apga_sim.report import KINDS, figure
+
+    if kind not in KINDS:
+        _fail(f"--kind: {kind!r} is not one of {', '.join(KINDS)}")
+    try:
+        fig, _ = figure(_results(results_dir), kind, run=str(run) if run else None, param=param,
+                        eps=eps, target=target)
+    except (ValueError, KeyError) as exc:
+        _fail(str(exc))
+    stem = out_path or results_dir / "figures" / kind
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    for path in save(fig, stem):
+        out.print(f"written: {path}")
+
+
+@app.command("export-trace")
+def export_trace(
+    run: Annotated[Path, typer.Argument(help="One run directory.")],
+    format: Annotated[str, typer.Option(help="Only 'perfetto' (Chrome trace_event JSON).")] = (
+        "perfetto"),
+    out_path: Annotated[Path | None, typer.Option(
+        "--out", help="Output file (default: RUN/trace.json).")] = None,
+) -> None:
+    """Write one run's timeline as Chrome/Perfetto trace_event JSON (open in ui.perfetto.dev)."""
+    import pandas as pd
+
+    from apga_sim.perfetto import write
+
+    if format != "perfetto":
+        _fail(f"--format: {format!r} is not supported; allowed: perfetto")
+    if not (run / "events.parquet").is_file():
+        _fail(f"{run}: not a run directory (no events.parquet)")
+    path = write(pd.read_parquet(run / "events.parquet"), out_path or run / "trace.json")
+    out.print(f"written: {path}")
+
+
+@app.command()
+def figures(
+    scenario_dir: Annotated[Path, typer.Argument(help="A folder of scenario YAML files.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Results root.")] = Path("results"),
+    jobs: Jobs = 1,
+    ray: Ray = None,
+) -> None:
+    """Run every scenario of a folder (skipping complete runs) and write its figures.
+
+    Used by `make figures` on scenarios/paper (long: hours on 2 cores).
+    """
+    from apga_sim.report import all_figures
+    from apga_sim.sweep import specs
+
+    files = sorted(scenario_dir.glob("*.yaml"))
+    if not files:
+        _fail(f"{scenario_dir}: no scenario files (*.yaml)")
+    loaded = [(f, _load(f)) for f in files]  # validate all before running any
+    for f, s in loaded:
+        out.print(f"[bold]{f}[/]")
+        target = out_dir / s.name
+        _execute(specs(s, target), jobs, ray, overwrite=False)
+        for path in all_figures(target, target / "figures"):
+            out.print(f"written: {path}")

@@ -146,7 +146,7 @@ def run_one(spec: RunSpec, progress: ProgressFn | None = None) -> dict[str, Any]
             if recorder.evals[-1]["update"] != counters.updates:
                 evaluate()
             manifest = _manifest(spec, status, counters.__dict__ | oracle.counters(),
-                                 time.perf_counter() - start, recorder)
+                                 time.perf_counter() - start, recorder) | {"dim": oracle.dim}
             write_run(spec.run_dir, recorder, manifest)
     finally:
         oracle.close()

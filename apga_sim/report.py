@@ -1,0 +1,97 @@
+"""From a results directory to tables and figures (what ``apga-sim summary/plot/figures`` do)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from apga_sim import analysis, plots, theory
+from apga_sim.scenario import Scenario
+from apga_sim.timing import WorkerTimes
+from apga_sim.trace import find_runs, load_results, read_manifest
+
+KINDS = ("curves", "ttt", "gantt", "theory")
+
+
+def manifests(results_dir: str | Path) -> dict[str, dict[str, Any]]:
+    """Every run's manifest, keyed by run directory (as in ``load_results``' ``run`` column)."""
+    return {str(run): read_manifest(run) for run in find_runs(results_dir)}
+
+
+def target_of(ms: dict[str, dict[str, Any]]) -> float | None:
+    """The scenario's target return (the first run's)."""
+    return next(iter(ms.values()), {}).get("target_return")
+
+
+def summary(results_dir: str | Path, target: float | None = None) -> pd.DataFrame:
+    """The per-method summary table (see :func:`apga_sim.analysis.summary`)."""
+    results, ms = load_results(results_dir), manifests(results_dir)
+    events = {run: pd.read_parquet(Path(run) / "events.parquet") for run in ms}
+    return analysis.summary(results, target if target is not None else target_of(ms), events,
+                            manifests_by_run={run: m["counters"] for run, m in ms.items()})
+
+
+def predictor(ms: dict[str, dict[str, Any]], param: str, eps: float
+              ) -> Callable[[str, float], float]:
+    """``predict(method, value)``: the section-7 time complexity of a sweep cell.
+
+    ``h`` and ``kappa`` (the largest upload time) are the cell's nominal per-worker times.
+    """
+    cells: dict[tuple[str, Any], float] = {}
+    for m in ms.values():
+        key = (m["method"], m["cell"].get(param))
+        if key in cells:
+            continue
+        s = Scenario.model_validate(m["scenario"])
+        formula = theory.COMPLEXITY.get(m["method_config"]["name"])
+        h = WorkerTimes(s.h, "h", s.n, m["dim"], m["seed"]).nominal()
+        u = WorkerTimes(s.u, "u", s.n, m["dim"], m["seed"]).nominal()
+        if formula is None or h is None or u is None:
+            cells[key] = np.nan
+        else:
+            cells[key] = formula(h, eps, float(u.max())).total
+    return lambda method, value: cells.get((method, value), np.nan)
+
+
+def figure(results_dir: str | Path, kind: str, *, run: str | None = None,
+           param: str | None = None, eps: float = 0.1, target: float | None = None):
+    """Make one figure of ``kind`` from a results directory; returns ``(fig, data)``."""
+    if kind == "gantt":
+        run_dir = Path(run) if run else find_runs(results_dir)[0]
+        return plots.gantt(pd.read_parquet(run_dir / "events.parquet"))
+    results, ms = load_results(results_dir), manifests(results_dir)
+    target = target if target is not None else target_of(ms)
+    if kind == "curves":
+        return plots.curves(results)
+    if target is None:
+        raise ValueError(f"--kind {kind} needs a target return (scenario target_return or "
+                         "--target)")
+    if kind == "ttt":
+        return plots.ttt(results, target)
+    params = analysis.param_columns(results)
+    param = param or (params[0] if params else None)
+    if param is None:
+        raise ValueError("--kind theory needs a sweep (a swept parameter such as n)")
+    measured = analysis.per_run(results, target)
+    return plots.theory(measured, param, predictor(ms, param, eps))
+
+
+def all_figures(results_dir: str | Path, out_dir: str | Path) -> list[Path]:
+    """curves, ttt and the first run's gantt (plus theory for sweeps) as PNG and PDF."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    has_sweep = bool(analysis.param_columns(load_results(results_dir)))
+    for kind in KINDS:
+        if kind == "theory" and not has_sweep:
+            continue
+        try:
+            fig, _ = figure(results_dir, kind)
+        except ValueError:
+            continue
+        written.extend(plots.save(fig, out_dir / kind))
+    return written
