@@ -21,8 +21,9 @@ consumes them, so cancelled and discarded jobs are never computed.
 from __future__ import annotations
 
 import time as _time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -70,8 +71,8 @@ class Counters:
     jobs_cancelled: int = 0
     jobs_discarded: int = 0
     sim_time: float = 0.0
-    oracle_seconds: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
+    oracle_seconds: float = 0.0  # real seconds in oracle.gradient / oracle.steps
+    eval_seconds: float = 0.0  # real seconds in evaluation (measurement, not simulated)
 
 
 class _Instant:
@@ -152,10 +153,15 @@ class Engine:
         self.counters.sim_time = float(self.env.now)
         return self.counters
 
-    def _gradient(self, jobs: list[Job], weights: list[float]) -> np.ndarray:
+    @contextmanager
+    def _in_oracle(self) -> Iterator[None]:
         start = _time.perf_counter()
-        g = self.oracle.gradient(jobs, weights)
+        yield
         self.counters.oracle_seconds += _time.perf_counter() - start
+
+    def _gradient(self, jobs: list[Job], weights: list[float]) -> np.ndarray:
+        with self._in_oracle():
+            g = self.oracle.gradient(jobs, weights)
         self.counters.jobs_computed += len(jobs)
         self.counters.gradients_consumed += len(jobs)
         return g
@@ -198,7 +204,8 @@ class Engine:
                 self.next_job[i] += 1
                 seconds = self.c.h.time(i, job.index)
                 if self.c.charge == "per_step":
-                    seconds *= self.oracle.steps(job)
+                    with self._in_oracle():
+                        seconds *= self.oracle.steps(job)
                 self.rec.event(self.env.now, i, "compute_start", version, job=job.index,
                                round=self._round_index())
                 self.counters.jobs_started += 1

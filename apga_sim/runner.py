@@ -118,7 +118,9 @@ def run_one(spec: RunSpec, progress: ProgressFn | None = None) -> dict[str, Any]
 
         def evaluate() -> None:
             row = {"time": float(engine.env.now), "update": engine.counters.updates}
+            begin = time.perf_counter()
             recorder.evals.append(row | oracle.evaluate(optimizer.theta))
+            engine.counters.eval_seconds += time.perf_counter() - begin
 
         def on_update(e: Engine) -> None:
             every = s.eval.every_updates
@@ -157,7 +159,7 @@ def _manifest(spec: RunSpec, status: str, counters: dict[str, Any], seconds: flo
               recorder: Recorder) -> dict[str, Any]:
     s = spec.scenario
     evals = recorder.evals
-    counters = {k: v for k, v in counters.items() if k != "extra"} | {"real_seconds": seconds}
+    counters = counters | {"real_seconds": seconds}
     return {
         "scenario_name": s.name,
         "scenario": s.model_dump(mode="json"),

@@ -1,0 +1,191 @@
+"""Environment construction: unwrapped gymnasium MuJoCo envs, variant physics and obs transforms."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+
+from apga_sim.oracles.mujoco.config import MujocoOracleConfig, VariantConfig
+
+
+@dataclass(frozen=True)
+class VariantSpec:
+    """Everything needed to build one variant's environments (picklable).
+
+    Attributes:
+        name: Variant name (``"all"`` for the homogeneous setting).
+        env_id: Gymnasium id.
+        env_kwargs: Keyword arguments of ``gymnasium.make`` (base merged with the variant's).
+        obs_negate: Negate the raw observation.
+        obs_append: Constants appended after the (negated) observation.
+        gravity_scale: Factor on ``model.opt.gravity``.
+        mass_scale: Factor on ``model.body_mass`` and ``model.body_inertia``.
+        friction_scale: Factor on ``model.geom_friction``.
+        gear_scale: Factor on ``model.actuator_gear``.
+
+    """
+
+    name: str
+    env_id: str
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    obs_negate: bool = False
+    obs_append: tuple[float, ...] = ()
+    gravity_scale: float = 1.0
+    mass_scale: float = 1.0
+    friction_scale: float = 1.0
+    gear_scale: float = 1.0
+
+
+def variant_specs(config: MujocoOracleConfig) -> list[VariantSpec]:
+    """Build the variants a config describes (one ``"all"`` variant without ``variants``)."""
+    variants = config.variants or [VariantConfig(name="all", workers=[1])]
+    return [
+        VariantSpec(
+            name=v.name,
+            env_id=config.env,
+            env_kwargs={**config.env_kwargs, **v.env_kwargs},
+            obs_negate=v.obs_negate,
+            obs_append=tuple(float(x) for x in v.obs_append),
+            gravity_scale=v.gravity_scale,
+            mass_scale=v.mass_scale,
+            friction_scale=v.friction_scale,
+            gear_scale=v.gear_scale,
+        )
+        for v in variants
+    ]
+
+
+def default_horizon(env_id: str) -> int:
+    """Return the environment's own ``max_episode_steps`` (error if it has none)."""
+    steps = gym.spec(env_id).max_episode_steps
+    if steps is None:
+        raise ValueError(f"{env_id} has no max_episode_steps; set `horizon` explicitly")
+    return int(steps)
+
+
+class VariantEnv:
+    """One unwrapped MuJoCo env of a variant, with its observation transform.
+
+    Attributes:
+        env: The unwrapped gymnasium ``MujocoEnv`` (no wrappers, no time limit).
+        spec: The variant it implements.
+        center: Action-space center ``(high + low) / 2``.
+        half_range: Action-space half width ``(high - low) / 2`` (the action bound).
+
+    """
+
+    def __init__(self, spec: VariantSpec) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # v4 deprecation notices
+            self.env = gym.make(spec.env_id, **spec.env_kwargs).unwrapped
+        self.spec = spec
+        model = self.env.model
+        if spec.gravity_scale != 1.0:
+            model.opt.gravity[:] = model.opt.gravity * spec.gravity_scale
+        if spec.mass_scale != 1.0:
+            model.body_mass[:] = model.body_mass * spec.mass_scale
+            model.body_inertia[:] = model.body_inertia * spec.mass_scale
+        if spec.friction_scale != 1.0:
+            model.geom_friction[:] = model.geom_friction * spec.friction_scale
+        if spec.gear_scale != 1.0:
+            model.actuator_gear[:] = model.actuator_gear * spec.gear_scale
+        if spec.mass_scale != 1.0:
+            mujoco.mj_setConst(model, self.env.data)  # derived constants (subtree masses, ...)
+        low = np.asarray(self.env.action_space.low, dtype=np.float64)
+        high = np.asarray(self.env.action_space.high, dtype=np.float64)
+        self.center = (high + low) / 2.0
+        self.half_range = (high - low) / 2.0
+        self._append = np.asarray(spec.obs_append, dtype=np.float64)
+        self._plain = not spec.obs_negate and not spec.obs_append
+        self._step = self.env.step
+        if self._plain:
+            self.step = self._step_plain  # type: ignore[method-assign]
+
+    def transform(self, obs: np.ndarray) -> np.ndarray:
+        """Map a raw observation ``s`` to what the policy sees, ``(+-s, *obs_append)``."""
+        obs = np.asarray(obs, dtype=np.float64)
+        if self._plain:
+            return obs
+        if self.spec.obs_negate:
+            obs = -obs
+        return np.concatenate([obs, self._append]) if self._append.size else obs
+
+    def reset(self, seed: int) -> np.ndarray:
+        """Reset with a gymnasium seed; return the transformed first observation."""
+        obs, _ = self.env.reset(seed=int(seed))
+        return self.transform(obs)
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool]:
+        """Step once; return ``(transformed obs, reward, episode over)``."""
+        obs, reward, terminated, truncated, _ = self._step(action)
+        return self.transform(obs), float(reward), bool(terminated or truncated)
+
+    def _step_plain(self, action: np.ndarray) -> tuple[np.ndarray, float, bool]:
+        obs, reward, terminated, truncated, _ = self._step(action)
+        return obs, reward, terminated or truncated
+
+    def close(self) -> None:
+        """Close the underlying env."""
+        self.env.close()
+
+
+class EnvBank:
+    """Pools of environments per variant, built once and reused across rollouts.
+
+    A rollout of ``k`` trajectories of a variant takes ``k`` distinct envs of its pool; the pool
+    grows on demand. Every rollout resets its env with an explicit seed (``mj_resetData``), so
+    an env's history never leaks into a trajectory.
+    """
+
+    def __init__(self, specs: Sequence[VariantSpec]) -> None:
+        self.specs = list(specs)
+        self._pools: list[list[VariantEnv]] = [[] for _ in self.specs]
+
+    def take(self, variants: Sequence[int]) -> list[VariantEnv]:
+        """One distinct env for each entry of ``variants`` (variant indices)."""
+        used = [0] * len(self.specs)
+        out = []
+        for v in variants:
+            pool = self._pools[v]
+            if used[v] == len(pool):
+                pool.append(VariantEnv(self.specs[v]))
+            out.append(pool[used[v]])
+            used[v] += 1
+        return out
+
+    def probe(self) -> tuple[int, int]:
+        """Check that all variants share shapes; return ``(obs_dim, act_dim)``.
+
+        Raises:
+            ValueError: naming the first variant whose observation or action shape differs.
+
+        """
+        shapes = []
+        for v, spec in enumerate(self.specs):
+            env = self.take([v])[0]
+            obs = env.reset(seed=0)
+            act_shape = env.env.action_space.shape
+            if obs.ndim != 1 or act_shape is None or len(act_shape) != 1:
+                raise ValueError(f"variant {spec.name!r}: only flat Box observations/actions")
+            shapes.append((obs.shape[0], act_shape[0]))
+        for spec, shape in zip(self.specs, shapes, strict=True):
+            if shape != shapes[0]:
+                raise ValueError(
+                    f"variant {spec.name!r} gives (obs_dim, act_dim) = {shape}, but variant "
+                    f"{self.specs[0].name!r} gives {shapes[0]}; all variants must share the "
+                    "observation and action shapes (adjust obs_append)"
+                )
+        return shapes[0]
+
+    def close(self) -> None:
+        """Close every env."""
+        for pool in self._pools:
+            for env in pool:
+                env.close()
+        self._pools = [[] for _ in self.specs]

@@ -1,0 +1,71 @@
+"""Process-pool and Ray rollouts give results bit-identical to serial ones."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+from apga_sim.oracles.base import Job
+from apga_sim.oracles.mujoco import MujocoOracle, MujocoOracleConfig
+
+BASE = dict(
+    kind="mujoco",
+    env="Hopper-v4",
+    horizon=60,
+    hidden=[16, 16],
+    eval_episodes=3,
+    variants=[
+        dict(name="a", workers=[1, 2], obs_append=[0.0]),
+        dict(name="b", workers=[3], obs_negate=True, obs_append=[1.0], mass_scale=1.2),
+    ],
+)
+
+
+def workload(oracle: MujocoOracle) -> tuple[np.ndarray, np.ndarray, dict[str, float], list]:
+    rng = np.random.default_rng(0)
+    theta = oracle.initial_point()
+    other = theta + 0.05 * rng.standard_normal(oracle.dim)
+    jobs = [Job(1 + k % 3, k, theta if k % 2 else other, 0) for k in range(7)]
+    first = oracle.gradient(jobs, [1 / 7] * 7)
+    oracle.steps(Job(2, 50, other, 0))  # per_step path
+    second = oracle.gradient([Job(2, 50, other, 0), Job(3, 51, theta, 0)], [0.3, 0.7])
+    stats = [j.stats for j in jobs]
+    return first, second, oracle.evaluate(other), stats
+
+
+@pytest.fixture(scope="module")
+def serial():
+    oracle = MujocoOracle(MujocoOracleConfig(**BASE), n=3, seed=9)
+    out = workload(oracle)
+    oracle.close()
+    return out
+
+
+def check_same(serial, other):
+    np.testing.assert_array_equal(serial[0], other[0])
+    np.testing.assert_array_equal(serial[1], other[1])
+    assert serial[2] == other[2]
+    assert serial[3] == other[3]
+
+
+def test_processes_match_serial(serial):
+    oracle = MujocoOracle(MujocoOracleConfig(**BASE, parallel="processes", processes=2), 3, 9)
+    try:
+        check_same(serial, workload(oracle))
+    finally:
+        oracle.close()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="ray not installed")
+def test_ray_matches_serial(serial):
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    oracle = MujocoOracle(MujocoOracleConfig(**BASE, parallel="ray", processes=2), 3, 9)
+    try:
+        check_same(serial, workload(oracle))
+    finally:
+        oracle.close()
+        ray.shutdown()
