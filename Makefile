@@ -3,7 +3,7 @@ PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
-SCENARIO ?= scenarios/quick/quadratic_sqrt.yaml
+SCENARIO ?= scenarios/quick/hopper_compare.yaml
 OUT     ?= results
 
 .PHONY: install run test lint bench figures clean
