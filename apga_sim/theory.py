@@ -61,14 +61,19 @@ def sync_nigt(h: ArrayLike, eps: float, kappa: float = 0.0) -> Complexity:
     return Complexity(times[-1] / (times.size * eps**3.5), kappa * eps**-3.5)
 
 
-def rennala_pg(h: ArrayLike, eps: float, kappa: float = 0.0) -> Complexity:
-    """Time of Rennala PG: ``min_m hm_m (eps^-2 + 1/(m eps^4))`` and ``kappa eps^-2``.
+def _rennala(h: ArrayLike, eps: float, kappa: float, power: float) -> Complexity:
+    """``min_m hm_m (eps^-2 + 1/(m eps^power))`` and ``kappa eps^-2``.
 
     ``hm_m`` is the harmonic mean of the ``m`` smallest times.
     """
     hm = _harmonic_prefix(h)
     m = np.arange(1, hm.size + 1)
-    return Complexity(float(np.min(hm * (eps**-2 + 1.0 / (m * eps**4)))), kappa * eps**-2)
+    return Complexity(float(np.min(hm * (eps**-2 + 1.0 / (m * eps**power)))), kappa * eps**-2)
+
+
+def rennala_pg(h: ArrayLike, eps: float, kappa: float = 0.0) -> Complexity:
+    """Time of Rennala PG: ``min_m hm_m (eps^-2 + 1/(m eps^4))`` and ``kappa eps^-2``."""
+    return _rennala(h, eps, kappa, 4.0)
 
 
 def afedpg(h: ArrayLike, eps: float, kappa: float = 0.0) -> Complexity:
@@ -83,13 +88,8 @@ def afedpg(h: ArrayLike, eps: float, kappa: float = 0.0) -> Complexity:
 
 
 def rennala_nigt(h: ArrayLike, eps: float, kappa: float = 0.0) -> Complexity:
-    """Time of Rennala NIGT: ``min_m hm_m (eps^-2 + 1/(m eps^3.5))`` and ``kappa eps^-2``.
-
-    ``hm_m`` is the harmonic mean of the ``m`` smallest times.
-    """
-    hm = _harmonic_prefix(h)
-    m = np.arange(1, hm.size + 1)
-    return Complexity(float(np.min(hm * (eps**-2 + 1.0 / (m * eps**3.5)))), kappa * eps**-2)
+    """Time of Rennala NIGT: ``min_m hm_m (eps^-2 + 1/(m eps^3.5))`` and ``kappa eps^-2``."""
+    return _rennala(h, eps, kappa, 3.5)
 
 
 def malenia_nigt(h: ArrayLike, eps: float, kappa: float = 0.0) -> Complexity:
