@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import yaml
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -36,9 +37,15 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
-def _load(file: Path) -> Scenario:
+def _load(file: Path, sets: list[str] | None = None) -> Scenario:
+    overrides = {}
+    for item in sets or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            _fail(f"--set: expected KEY=VALUE (e.g. budget.time=300), got {item!r}")
+        overrides[key.strip()] = yaml.safe_load(value)
     try:
-        return load_scenario(file)
+        return load_scenario(file, overrides)
     except ScenarioError as exc:
         _fail(str(exc))
         raise  # unreachable
@@ -101,8 +108,10 @@ def print_summary(rows: list[dict[str, Any]], target: float | None) -> None:
     out.print(table)
 
 
-def _execute(specs: list, jobs: int, ray: str | None, overwrite: bool) -> None:
+def _execute(specs: list, jobs: int | None, ray: str | None, overwrite: bool) -> None:
     """Run ``specs`` (skipping complete ones) with progress bars."""
+    import os
+
     from apga_sim.runner import check_existing, run_many
 
     try:
@@ -125,9 +134,15 @@ def _execute(specs: list, jobs: int, ray: str | None, overwrite: bool) -> None:
 
             return progress
 
+        def on_done(sp, manifest: dict[str, Any]) -> None:
+            bar.advance(overall)
+            c = manifest["counters"]
+            bar.console.print(escape(f"done {sp.run_dir}: {c['updates']} updates, simulated "
+                                     f"{c['sim_time']:.4g} s in {c['real_seconds']:.1f} s"))
+
         try:
-            run_many(todo, jobs=jobs, ray=ray, on_start=on_start,
-                     on_done=lambda sp, manifest: bar.advance(overall))
+            run_many(todo, jobs=jobs or os.cpu_count() or 1, ray=ray, on_start=on_start,
+                     on_done=on_done)
         except KeyboardInterrupt:
             err.print("interrupted: finished runs are kept, the current one is marked "
                       "incomplete; run the same command again to resume")
@@ -150,7 +165,10 @@ def _specs(s: Scenario, file: Path, out_dir: Path, seeds: str | None, methods: s
     return specs(s, out_dir, seed_list, chosen)
 
 
-Jobs = Annotated[int, typer.Option(min=1, help="Runs simulated in parallel local processes.")]
+Jobs = Annotated[int | None, typer.Option(
+    min=1, help="Runs simulated in parallel local processes [default: one per CPU core].")]
+Sets = Annotated[list[str] | None, typer.Option(
+    "--set", help="Override a scenario field, e.g. --set budget.time=300 (repeatable).")]
 Ray = Annotated[str | None, typer.Option(
     "--ray", help="Run on a Ray cluster: its address, or 'local' to start one here.")]
 
@@ -163,9 +181,10 @@ def run(
     seeds: Annotated[str | None, typer.Option(help="Comma-separated seeds, e.g. 0,1,2.")] = None,
     methods: Annotated[str | None, typer.Option(
         help="Comma-separated method labels to run (default: all in the file).")] = None,
-    jobs: Jobs = 1,
+    jobs: Jobs = None,
     ray: Ray = None,
     overwrite: Annotated[bool, typer.Option(help="Recompute runs that already exist.")] = False,
+    sets: Sets = None,
 ) -> None:
     """Run every sweep cell x method x seed of a scenario and print a summary table.
 
@@ -178,7 +197,7 @@ def run(
     from apga_sim.runner import summarize
     from apga_sim.trace import read_manifest
 
-    s = _load(file)
+    s = _load(file, sets)
     target = out_dir or Path("results") / s.name
     specs = _specs(s, file, target, seeds, methods)
     _execute(specs, jobs, ray, overwrite)
@@ -198,7 +217,7 @@ def tune(
         "--out", help="Where the tuning runs go (default: results/<name>-tuning).")] = None,
     write: Annotated[Path | None, typer.Option(
         help="Tuned scenario to write (default: <file stem>.tuned.yaml beside FILE).")] = None,
-    jobs: Jobs = 1,
+    jobs: Jobs = None,
     ray: Ray = None,
 ) -> None:
     """Run each grid value on the tuning seeds and write a scenario with the best values.
@@ -324,7 +343,7 @@ def export_trace(
 def figures(
     scenario_dir: Annotated[Path, typer.Argument(help="A folder of scenario YAML files.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Results root.")] = Path("results"),
-    jobs: Jobs = 1,
+    jobs: Jobs = None,
     ray: Ray = None,
 ) -> None:
     """Run every scenario of a folder (skipping complete runs) and write its figures.

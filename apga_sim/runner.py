@@ -205,27 +205,32 @@ def _run_on_ray(specs: list[RunSpec], address: str,
 
 def run_many(specs: list[RunSpec], jobs: int = 1, ray: str | None = None,
              on_start: Callable[[RunSpec], ProgressFn | None] | None = None,
-             on_done: Callable[[RunSpec, dict[str, Any]], None] | None = None) -> None:
-    """Run ``specs`` serially, in ``jobs`` local processes, or as Ray tasks.
+             on_done: Callable[[RunSpec, dict[str, Any]], None] | None = None
+             ) -> list[dict[str, Any]]:
+    """Run ``specs`` serially, in ``jobs`` local processes, or as Ray tasks; return manifests.
 
     Serial runs (``jobs == 1``) report per-update progress; ``ray`` is an address or ``"local"``.
     Results are identical either way: each run depends only on its scenario, method and seed.
     """
+    manifests: dict[int, dict[str, Any]] = {}
+
+    def done(spec: RunSpec, manifest: dict[str, Any]) -> None:
+        manifests[id(spec)] = manifest
+        if on_done:
+            on_done(spec, manifest)
+
     if ray is not None:
-        _run_on_ray(specs, ray, on_done)
-        return
-    if jobs <= 1 or len(specs) <= 1:
+        _run_on_ray(specs, ray, done)
+    elif jobs <= 1 or len(specs) <= 1:
         for spec in specs:
-            manifest = run_one(spec, on_start(spec) if on_start else None)
-            if on_done:
-                on_done(spec, manifest)
-        return
-    ctx = mp.get_context("spawn")
-    with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-        futures = {pool.submit(_run_quiet, spec): spec for spec in specs}
-        for future in cf.as_completed(futures):
-            if on_done:
-                on_done(futures[future], future.result())
+            done(spec, run_one(spec, on_start(spec) if on_start else None))
+    else:
+        ctx = mp.get_context("spawn")
+        with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+            futures = {pool.submit(_run_quiet, spec): spec for spec in specs}
+            for future in cf.as_completed(futures):
+                done(futures[future], future.result())
+    return [manifests[id(spec)] for spec in specs]
 
 
 def summarize(manifests: list[dict[str, Any]]) -> list[dict[str, Any]]:

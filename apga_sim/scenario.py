@@ -209,8 +209,23 @@ def parse_scenario(data: Any, source: str = "<scenario>", base_dir: Path | None 
     return s
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario YAML file."""
+def set_path(data: dict[str, Any], path: str, value: Any, where: str) -> None:
+    """Set ``value`` at a dotted ``path`` of raw scenario data (``methods.M``: every method)."""
+    if path == "methods.M":
+        for method in data["methods"]:
+            method["M"] = value
+        return
+    keys = path.split(".")
+    node = data
+    for key in keys[:-1]:
+        if not isinstance(node.get(key), dict):
+            raise ScenarioError(f"{where}.{path}: {key!r} is not a section of the scenario")
+        node = node[key]
+    node[keys[-1]] = value
+
+
+def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
+    """Read and validate a scenario YAML file, with optional ``{dotted.path: value}`` overrides."""
     path = Path(path)
     if not path.is_file():
         raise ScenarioError(f"{path}: no such scenario file")
@@ -218,6 +233,9 @@ def load_scenario(path: str | Path) -> Scenario:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
+    if isinstance(data, dict):
+        for key, value in (overrides or {}).items():
+            set_path(data, key, value, "--set")
     s = parse_scenario(data, str(path), base_dir=path.parent)
     from apga_sim.sweep import cells
 

@@ -18,21 +18,7 @@ import yaml
 
 from apga_sim.analysis import time_to_target
 from apga_sim.runner import RunSpec
-from apga_sim.scenario import Scenario, ScenarioError, parse_scenario
-
-
-def _set(data: dict[str, Any], path: str, value: Any) -> None:
-    if path == "methods.M":
-        for method in data["methods"]:
-            method["M"] = value
-        return
-    keys = path.split(".")
-    node = data
-    for key in keys[:-1]:
-        if not isinstance(node.get(key), dict):
-            raise ScenarioError(f"sweep.{path}: {key!r} is not a section of the scenario")
-        node = node[key]
-    node[keys[-1]] = value
+from apga_sim.scenario import Scenario, ScenarioError, parse_scenario, set_path
 
 
 def cells(s: Scenario) -> list[tuple[dict[str, Any], Scenario]]:
@@ -45,7 +31,7 @@ def cells(s: Scenario) -> list[tuple[dict[str, Any], Scenario]]:
         values = dict(zip(s.sweep, combo, strict=True))
         data = copy.deepcopy(base)
         for path, value in values.items():
-            _set(data, path, value)
+            set_path(data, path, value, "sweep")
         label = ", ".join(f"{k}={v}" for k, v in values.items())
         try:
             out.append((values, parse_scenario(data, f"sweep cell {label}")))
@@ -54,9 +40,10 @@ def cells(s: Scenario) -> list[tuple[dict[str, Any], Scenario]]:
     return out
 
 
-def specs(s: Scenario, out: Path, seeds: list[int] | None = None,
+def specs(s: Scenario, out: str | Path, seeds: list[int] | None = None,
           methods: list[str] | None = None) -> list[RunSpec]:
     """Every run of a scenario: cells x methods (grids expanded) x seeds."""
+    out = Path(out)
     runs = []
     for values, cell in cells(s):
         cell = cell.expanded()

@@ -183,3 +183,17 @@ def test_bad_files_and_options(tmp_path, quick_yaml):
     assert res.exit_code == 2 and "--seeds" in res.output
     assert not (tmp_path / "o").exists()
     assert yaml.safe_load(Path(quick_yaml(GOOD)).read_text())["n"] == 3
+
+
+def test_set_overrides_a_field_and_bad_set_is_refused(quick_yaml, tmp_path):
+    path = quick_yaml(GOOD)
+    res = run("run", str(path), "--out", str(tmp_path / "o"), "--seeds", "0", "--methods",
+              "afedpg", "--set", "budget.updates=4", "--set", "n=2")
+    assert res.exit_code == 0, res.output
+    manifest = json.loads((tmp_path / "o" / "afedpg" / "seed-0" / "manifest.json").read_text())
+    assert manifest["counters"]["updates"] == 4 and manifest["scenario"]["n"] == 2
+    for bad, message in (("budget", "expected KEY=VALUE"), ("n=0", "n: Input should be"),
+                         ("name.x=1", "--set.name.x")):
+        res = run("run", str(path), "--set", bad, "--out", str(tmp_path / "bad"))
+        assert res.exit_code == 2 and message in res.output, res.output
+    assert not (tmp_path / "bad").exists()
