@@ -69,3 +69,32 @@ def test_ray_matches_serial(serial):
     finally:
         oracle.close()
         ray.shutdown()
+
+
+def test_cli_traces_identical_serial_processes_and_jobs(tmp_path):
+    import yaml
+    from typer.testing import CliRunner
+
+    from apga_sim.cli import app
+
+    scenario = {
+        "n": 3, "oracle": {"kind": "mujoco", "env": "Hopper-v4", "horizon": 20,
+                           "eval_episodes": 2},
+        "h": {"kind": "sqrt"}, "u": {"kind": "equal", "scale": 0.1},
+        "methods": [{"name": "rennala_nigt", "alpha": 0.05, "M": 4},
+                    {"name": "afedpg", "alpha": 0.01}],
+        "seeds": [0, 1], "budget": {"updates": 3}, "eval": {"every_updates": 1},
+    }
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    runner = CliRunner()
+    for name, extra in (("serial", ["--jobs", "1"]), ("jobs", ["--jobs", "2"]),
+                        ("procs", ["--jobs", "1", "--set", "oracle.parallel=processes"])):
+        res = runner.invoke(app, ["run", str(path), "--out", str(tmp_path / name), *extra])
+        assert res.exit_code == 0, res.output
+    files = sorted((tmp_path / "serial").rglob("*.parquet"))
+    assert len(files) == 8
+    for f in files:
+        rel = f.relative_to(tmp_path / "serial")
+        assert f.read_bytes() == (tmp_path / "jobs" / rel).read_bytes()
+        assert f.read_bytes() == (tmp_path / "procs" / rel).read_bytes()

@@ -205,3 +205,27 @@ def test_random_per_job_times_are_keyed_by_worker_and_job():
     ends = e1[e1.kind == "compute_end"].set_index(["worker", "job"]).time
     dur = (ends - starts.loc[ends.index]).to_numpy()
     assert len(set(np.round(dur, 12))) == len(dur)  # every job drew its own time
+
+
+def test_trace_file_and_link_profiles(tmp_path):
+    from apga_sim.scenario import load_scenario
+
+    (tmp_path / "h.csv").write_text("worker,job,time\n1,0,1.0\n1,1,3.0\n2,0,2.0\n")
+    (tmp_path / "s.yaml").write_text(
+        "n: 2\noracle: {kind: quadratic, dim: 8}\nh: {kind: trace, path: h.csv}\n"
+        "u: {kind: link, latency: 0.5, bandwidth: 64.0}\n"
+        "methods: [{name: async_pg, alpha: 0.1}]\nbudget: {updates: 3}\n")
+    s = load_scenario(tmp_path / "s.yaml")  # the path is relative to the scenario file
+    events, _, _ = simulate(s)
+    comm = 0.5 + 4 * 8 / 64.0  # latency + bytes / bandwidth = 1.0
+    # w1: job 0 takes 1 -> arrives 2; job 1 takes 3 -> arrives 6; w2: job 0 takes 2 -> arrives 3
+    assert update_times(events).tolist() == [1 + comm, 2 + comm, 1 + comm + 3 + comm]
+
+
+def test_random_per_worker_times_are_fixed_per_worker():
+    s = make_scenario(n=3, h={"kind": "random", "dist": "uniform", "low": 1.0, "high": 2.0},
+                      methods=[{"name": "sync_pg", "alpha": 0.1, "b": 1}], budget={"updates": 3})
+    events, engine, _ = simulate(s)
+    h = engine.c.h.nominal()
+    assert np.all((h >= 1.0) & (h <= 2.0)) and len(set(h)) == 3
+    assert update_times(events) == pytest.approx([max(h), 2 * max(h), 3 * max(h)])
