@@ -11,7 +11,8 @@ and an :class:`~apga_sim.algorithms.base.Optimizer` through two protocols:
   ``M_i > 0`` that has not uploaded yet uploads, arriving at ``t_s + u_i``. The update happens
   when the last upload arrives (+ ``server_time``); in AllReduce mode at ``t_s + T_ar``.
 * **asynchronous**: a worker computes at the point it holds, uploads, the server steps on
-  arrival and sends the new point back.
+  arrival and sends the new point back (always through the server: AllReduce mode applies to
+  round-based methods only).
 
 Events at one simulated instant are processed in worker order (:class:`_Instant`), so results
 never depend on scheduling accidents. Gradients are requested from the oracle only when an update
@@ -187,7 +188,8 @@ class Engine:
 
     def _send(self, i: int, assignment: Any, version: int):
         """Download a point to worker i, then hand it over."""
-        seconds = self.c.v.time(i, self.messages[i]) if self.c.mode == "server" else 0.0
+        via_server = self.c.mode == "server" or not self.agg.rounds
+        seconds = self.c.v.time(i, self.messages[i]) if via_server else 0.0
         self.messages[i] += 1
         yield from self._comm(i, "download", seconds, version)
         yield self.inbox[i].put(assignment)

@@ -229,3 +229,12 @@ def test_random_per_worker_times_are_fixed_per_worker():
     h = engine.c.h.nominal()
     assert np.all((h >= 1.0) & (h <= 2.0)) and len(set(h)) == 3
     assert update_times(events) == pytest.approx([max(h), 2 * max(h), 3 * max(h)])
+
+
+def test_async_methods_use_the_server_even_in_allreduce_mode():
+    server, allreduce = (
+        simulate(make_scenario(**COMM, aggregation={"mode": mode},
+                               methods=[{"name": "afedpg", "alpha": 0.1}],
+                               budget={"updates": 6}))[0]
+        for mode in ("server", "allreduce"))
+    assert update_times(allreduce).tolist() == update_times(server).tolist()
