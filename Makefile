@@ -22,6 +22,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check apga_sim tests bench
+	$(BIN)/ruff format --check apga_sim tests bench
 	$(BIN)/pytest
 
 lint: $(STAMP)

@@ -60,8 +60,7 @@ def validate(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")]) 
     """Check a scenario file without running it."""
     s = _load(file)
     labels = ", ".join(m.display for m in s.methods)
-    out.print(f"{file}: ok  (n={s.n}, oracle={s.oracle.kind}, methods: {labels}, "
-              f"seeds: {s.seeds})")
+    out.print(f"{file}: ok  (n={s.n}, oracle={s.oracle.kind}, methods: {labels}, seeds: {s.seeds})")
 
 
 @app.command()
@@ -84,8 +83,7 @@ def list_() -> None:
         params = [k for k in cls.model_fields if k not in ("name", "label")]
         table.add_row(name, (cls.__doc__ or "").strip(), ", ".join(params))
     out.print(table)
-    profiles = [a.model_fields["kind"].annotation.__args__[0]
-                for a in Profile.__origin__.__args__]  # type: ignore[attr-defined]
+    profiles = [a.model_fields["kind"].annotation.__args__[0] for a in Profile.__origin__.__args__]  # type: ignore[attr-defined]
     out.print("time profiles (h, u, v): " + ", ".join(profiles))
     out.print("oracles: quadratic (synthetic), mujoco (policy gradients on MuJoCo rollouts)")
 
@@ -97,14 +95,27 @@ def _fmt(x: float) -> str:
 def print_summary(rows: list[dict[str, Any]], target: float | None) -> None:
     """Print the per-method summary table of a set of runs."""
     table = Table(title=f"summary: medians over seeds, target return {target}")
-    for col in ("method", "runs", "updates", "sim time [s]", "time-to-target [s]", "reached",
-                "final return"):
+    for col in (
+        "method",
+        "runs",
+        "updates",
+        "sim time [s]",
+        "time-to-target [s]",
+        "reached",
+        "final return",
+    ):
         table.add_column(col, justify="left" if col == "method" else "right")
     for r in rows:
         ttt = "not reached" if r["reached"] == 0 else _fmt(r["time_to_target"])
-        table.add_row(escape(r["method"]), str(r["runs"]), _fmt(r["updates"]), _fmt(r["sim_time"]),
-                      "no target" if target is None else ttt, f"{r['reached']}/{r['runs']}",
-                      _fmt(r["final_return"]))
+        table.add_row(
+            escape(r["method"]),
+            str(r["runs"]),
+            _fmt(r["updates"]),
+            _fmt(r["sim_time"]),
+            "no target" if target is None else ttt,
+            f"{r['reached']}/{r['runs']}",
+            _fmt(r["final_return"]),
+        )
     out.print(table)
 
 
@@ -121,8 +132,13 @@ def _execute(specs: list, jobs: int | None, ray: str | None, overwrite: bool) ->
     for sp in specs:
         if sp not in todo:
             out.print(f"[dim]{escape(str(sp.run_dir))}: complete, skipped (--overwrite to redo)[/]")
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
-                  TimeElapsedColumn(), console=err) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        console=err,
+    ) as bar:
         overall = bar.add_task(f"{len(todo)} runs", total=len(todo), info="")
 
         def on_start(sp):
@@ -137,15 +153,22 @@ def _execute(specs: list, jobs: int | None, ray: str | None, overwrite: bool) ->
         def on_done(sp, manifest: dict[str, Any]) -> None:
             bar.advance(overall)
             c = manifest["counters"]
-            bar.console.print(escape(f"done {sp.run_dir}: {c['updates']} updates, simulated "
-                                     f"{c['sim_time']:.4g} s in {c['real_seconds']:.1f} s"))
+            bar.console.print(
+                escape(
+                    f"done {sp.run_dir}: {c['updates']} updates, simulated "
+                    f"{c['sim_time']:.4g} s in {c['real_seconds']:.1f} s"
+                )
+            )
 
         try:
-            run_many(todo, jobs=jobs or os.cpu_count() or 1, ray=ray, on_start=on_start,
-                     on_done=on_done)
+            run_many(
+                todo, jobs=jobs or os.cpu_count() or 1, ray=ray, on_start=on_start, on_done=on_done
+            )
         except KeyboardInterrupt:
-            err.print("interrupted: finished runs are kept, the current one is marked "
-                      "incomplete; run the same command again to resume")
+            err.print(
+                "interrupted: finished runs are kept, the current one is marked "
+                "incomplete; run the same command again to resume"
+            )
             raise typer.Exit(130) from None
 
 
@@ -156,8 +179,10 @@ def _specs(s: Scenario, file: Path, out_dir: Path, seeds: str | None, methods: s
     chosen = _csv(methods)
     unknown = [m for m in chosen or [] if m not in labels]
     if unknown:
-        _fail(f"--methods: {', '.join(unknown)} not in {file}; allowed: "
-              f"{', '.join(dict.fromkeys(labels))}")
+        _fail(
+            f"--methods: {', '.join(unknown)} not in {file}; allowed: "
+            f"{', '.join(dict.fromkeys(labels))}"
+        )
     try:
         seed_list = [int(x) for x in _csv(seeds)] if seeds else None
     except ValueError:
@@ -165,22 +190,36 @@ def _specs(s: Scenario, file: Path, out_dir: Path, seeds: str | None, methods: s
     return specs(s, out_dir, seed_list, chosen)
 
 
-Jobs = Annotated[int | None, typer.Option(
-    min=1, help="Runs simulated in parallel local processes [default: one per CPU core].")]
-Sets = Annotated[list[str] | None, typer.Option(
-    "--set", help="Override a scenario field, e.g. --set budget.time=300 (repeatable).")]
-Ray = Annotated[str | None, typer.Option(
-    "--ray", help="Run on a Ray cluster: its address, or 'local' to start one here.")]
+Jobs = Annotated[
+    int | None,
+    typer.Option(
+        min=1, help="Runs simulated in parallel local processes [default: one per CPU core]."
+    ),
+]
+Sets = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set", help="Override a scenario field, e.g. --set budget.time=300 (repeatable)."
+    ),
+]
+Ray = Annotated[
+    str | None,
+    typer.Option("--ray", help="Run on a Ray cluster: its address, or 'local' to start one here."),
+]
 
 
 @app.command()
 def run(
     file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
-    out_dir: Annotated[Path | None, typer.Option(
-        "--out", help="Output directory (default: results/<scenario name>).")] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Output directory (default: results/<scenario name>)."),
+    ] = None,
     seeds: Annotated[str | None, typer.Option(help="Comma-separated seeds, e.g. 0,1,2.")] = None,
-    methods: Annotated[str | None, typer.Option(
-        help="Comma-separated method labels to run (default: all in the file).")] = None,
+    methods: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated method labels to run (default: all in the file)."),
+    ] = None,
     jobs: Jobs = None,
     ray: Ray = None,
     overwrite: Annotated[bool, typer.Option(help="Recompute runs that already exist.")] = False,
@@ -205,18 +244,23 @@ def run(
     for cell in dict.fromkeys(tuple(sp.cell.items()) for sp in specs):
         if cell:
             out.print(", ".join(f"{k} = {v}" for k, v in cell))
-        print_summary(summarize([m for m in manifests if tuple(m["cell"].items()) == cell]),
-                      s.target_return)
+        print_summary(
+            summarize([m for m in manifests if tuple(m["cell"].items()) == cell]), s.target_return
+        )
     out.print(f"traces: {target}/")
 
 
 @app.command()
 def tune(
     file: Annotated[Path, typer.Argument(help="Scenario YAML whose methods give grids.")],
-    out_dir: Annotated[Path | None, typer.Option(
-        "--out", help="Where the tuning runs go (default: results/<name>-tuning).")] = None,
-    write: Annotated[Path | None, typer.Option(
-        help="Tuned scenario to write (default: <file stem>.tuned.yaml beside FILE).")] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Where the tuning runs go (default: results/<name>-tuning)."),
+    ] = None,
+    write: Annotated[
+        Path | None,
+        typer.Option(help="Tuned scenario to write (default: <file stem>.tuned.yaml beside FILE)."),
+    ] = None,
     jobs: Jobs = None,
     ray: Ray = None,
 ) -> None:
@@ -230,8 +274,9 @@ def tune(
 
     s = _load(file)
     if not s.has_grids():
-        _fail(f"{file}: no method gives a grid (e.g. alpha: {{grid: [0.01, 0.1]}}); "
-              "nothing to tune")
+        _fail(
+            f"{file}: no method gives a grid (e.g. alpha: {{grid: [0.01, 0.1]}}); nothing to tune"
+        )
     if s.sweep:
         _fail(f"{file}: tune a scenario without a sweep")
     target = out_dir or Path("results") / f"{s.name}-tuning"
@@ -261,8 +306,9 @@ def _results(path: Path) -> Path:
 @app.command()
 def summary(
     results_dir: ResultsDir,
-    target: Annotated[float | None, typer.Option(
-        help="Target return (default: the scenario's target_return).")] = None,
+    target: Annotated[
+        float | None, typer.Option(help="Target return (default: the scenario's target_return).")
+    ] = None,
 ) -> None:
     """Print the per-method table and write RESULTS_DIR/summary.parquet.
 
@@ -273,15 +319,25 @@ def summary(
 
     table_df = make_summary(_results(results_dir), target)
     table_df.to_parquet(results_dir / "summary.parquet")
-    table = Table(title=f"{results_dir}: medians over seeds; time-to-target 20%-80% band "
-                  "(inf = not reached)")
-    headings = {"ttt_median": "time-to-target", "ttt_q20": "20%", "ttt_q80": "80%",
-                "final_return": "final return", "gradients_used": "grads used",
-                "gradients_cancelled": "cancelled", "gradients_discarded": "discarded",
-                "comm_share": "comm share"}
+    table = Table(
+        title=f"{results_dir}: medians over seeds; time-to-target 20%-80% band (inf = not reached)"
+    )
+    headings = {
+        "ttt_median": "time-to-target",
+        "ttt_q20": "20%",
+        "ttt_q80": "80%",
+        "final_return": "final return",
+        "gradients_used": "grads used",
+        "gradients_cancelled": "cancelled",
+        "gradients_discarded": "discarded",
+        "comm_share": "comm share",
+    }
     for col in table_df.columns:
-        table.add_column(headings.get(str(col), str(col)), no_wrap=col == "method",
-                         justify="left" if col == "method" else "right")
+        table.add_column(
+            headings.get(str(col), str(col)),
+            no_wrap=col == "method",
+            justify="left" if col == "method" else "right",
+        )
     for row in table_df.itertuples(index=False):
         table.add_row(*(escape(v) if isinstance(v, str) else _fmt(float(v)) for v in row))
     out.print(table)
@@ -291,11 +347,19 @@ def summary(
 @app.command()
 def plot(
     results_dir: ResultsDir,
-    kind: Annotated[str, typer.Option(
-        help="curves (return vs simulated time), ttt (time-to-target), gantt (one run's "
-        "timeline), theory (measured vs time-complexity over a sweep).")] = "curves",
-    out_path: Annotated[Path | None, typer.Option(
-        "--out", help="File stem for PNG and PDF (default: RESULTS_DIR/figures/<kind>).")] = None,
+    kind: Annotated[
+        str,
+        typer.Option(
+            help="curves (return vs simulated time), ttt (time-to-target), gantt (one run's "
+            "timeline), theory (measured vs time-complexity over a sweep)."
+        ),
+    ] = "curves",
+    out_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="File stem for PNG and PDF (default: RESULTS_DIR/figures/<kind>)."
+        ),
+    ] = None,
     run: Annotated[Path | None, typer.Option(help="Run directory for gantt.")] = None,
     param: Annotated[str | None, typer.Option(help="Swept parameter for theory.")] = None,
     eps: Annotated[float, typer.Option(help="Accuracy eps in the theory formulas.")] = 0.1,
@@ -308,8 +372,14 @@ def plot(
     if kind not in KINDS:
         _fail(f"--kind: {kind!r} is not one of {', '.join(KINDS)}")
     try:
-        fig, _ = figure(_results(results_dir), kind, run=str(run) if run else None, param=param,
-                        eps=eps, target=target)
+        fig, _ = figure(
+            _results(results_dir),
+            kind,
+            run=str(run) if run else None,
+            param=param,
+            eps=eps,
+            target=target,
+        )
     except (ValueError, KeyError) as exc:
         _fail(str(exc))
     stem = out_path or results_dir / "figures" / kind
@@ -322,9 +392,11 @@ def plot(
 def export_trace(
     run: Annotated[Path, typer.Argument(help="One run directory.")],
     format: Annotated[str, typer.Option(help="Only 'perfetto' (Chrome trace_event JSON).")] = (
-        "perfetto"),
-    out_path: Annotated[Path | None, typer.Option(
-        "--out", help="Output file (default: RUN/trace.json).")] = None,
+        "perfetto"
+    ),
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="Output file (default: RUN/trace.json).")
+    ] = None,
 ) -> None:
     """Write one run's timeline as Chrome/Perfetto trace_event JSON (open in ui.perfetto.dev)."""
     import pandas as pd

@@ -171,8 +171,16 @@ class Engine:
         applied = self.opt.step(g, delay or 0)
         self.counters.updates += 1
         self.counters.skipped_steps += not applied
-        self.rec.event(self.env.now, 0, "update", self.opt.version, round=rnd,
-                       staleness=delay, gradients=n_grads, skipped=not applied)
+        self.rec.event(
+            self.env.now,
+            0,
+            "update",
+            self.opt.version,
+            round=rnd,
+            staleness=delay,
+            gradients=n_grads,
+            skipped=not applied,
+        )
         if self.on_update is not None:
             self.on_update(self)
         limit = self.budget.updates
@@ -208,8 +216,14 @@ class Engine:
                 if self.c.charge == "per_step":
                     with self._in_oracle():
                         seconds *= self.oracle.steps(job)
-                self.rec.event(self.env.now, i, "compute_start", version, job=job.index,
-                               round=self._round_index())
+                self.rec.event(
+                    self.env.now,
+                    i,
+                    "compute_start",
+                    version,
+                    job=job.index,
+                    round=self._round_index(),
+                )
                 self.counters.jobs_started += 1
                 self.running[i] = (job, self.env.active_process)  # type: ignore[assignment]
                 try:
@@ -237,8 +251,9 @@ class Engine:
                 self._end(i, job, "compute_cancel", rnd)
             return IDLE
         self.agg.add(job)
-        self.rec.event(self.env.now, i, "compute_end", job.version, job=job.index,
-                       round=rnd.index, job_ref=job)
+        self.rec.event(
+            self.env.now, i, "compute_end", job.version, job=job.index, round=rnd.index, job_ref=job
+        )
         if self.agg.done():
             self._stop(rnd)
             return IDLE

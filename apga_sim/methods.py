@@ -101,7 +101,8 @@ class _Method(BaseModel):
 
 class _Momentum(_Method):
     eta: Annotated[float, Field(gt=0, le=1)] | Grid = Field(
-        0.1, description="Momentum weight on the new gradient.")
+        0.1, description="Momentum weight on the new gradient."
+    )
 
     def optimizer(self, theta0: np.ndarray) -> Optimizer:  # noqa: D102
         return NIGT(theta0, alpha=self.alpha, eta=self.eta)
@@ -116,7 +117,8 @@ class _Batched(_Method):
     M: PositiveInt | Grid = Field(description="Gradients per round.")
     M_init: PositiveInt | None = Field(None, description="First-round gradients (default M).")
     on_stop: Literal["cancel", "ignore"] = Field(
-        "cancel", description="Work in progress at the stop instant: cancel it, or let it finish "
+        "cancel",
+        description="Work in progress at the stop instant: cancel it, or let it finish "
         "and discard it (algorithms.md section 4).",
     )
 
@@ -133,7 +135,8 @@ class _MaleniaAgg(_Batched):
 
 class _SyncAgg(_Method):
     M: PositiveInt | Grid | None = Field(
-        None, description="Target batch; b defaults to ceil(M / n).")
+        None, description="Target batch; b defaults to ceil(M / n)."
+    )
     b: PositiveInt | None = Field(None, description="Gradients per worker per round.")
 
     @model_validator(mode="after")
@@ -205,8 +208,16 @@ class AsyncPG(_AsyncAgg, _Plain):
 
 METHODS: dict[str, type[_Method]] = {
     cls.model_fields["name"].annotation.__args__[0]: cls  # type: ignore[union-attr]
-    for cls in (RennalaNIGT, MaleniaNIGT, SyncNIGT, AFedPGMethod, RennalaPG, MaleniaPG, SyncPG,
-                AsyncPG)
+    for cls in (
+        RennalaNIGT,
+        MaleniaNIGT,
+        SyncNIGT,
+        AFedPGMethod,
+        RennalaPG,
+        MaleniaPG,
+        SyncPG,
+        AsyncPG,
+    )
 }
 
 MethodConfig = Annotated[

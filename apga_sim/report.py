@@ -31,12 +31,17 @@ def summary(results_dir: str | Path, target: float | None = None) -> pd.DataFram
     """The per-method summary table (see :func:`apga_sim.analysis.summary`)."""
     results, ms = load_results(results_dir), manifests(results_dir)
     events = {run: pd.read_parquet(Path(run) / "events.parquet") for run in ms}
-    return analysis.summary(results, target if target is not None else target_of(ms), events,
-                            manifests_by_run={run: m["counters"] for run, m in ms.items()})
+    return analysis.summary(
+        results,
+        target if target is not None else target_of(ms),
+        events,
+        manifests_by_run={run: m["counters"] for run, m in ms.items()},
+    )
 
 
-def predictor(ms: dict[str, dict[str, Any]], param: str, eps: float
-              ) -> Callable[[str, float], float]:
+def predictor(
+    ms: dict[str, dict[str, Any]], param: str, eps: float
+) -> Callable[[str, float], float]:
     """``predict(method, value)``: the section-7 time complexity of a sweep cell.
 
     ``h`` and ``kappa`` (the largest upload time) are the cell's nominal per-worker times.
@@ -57,8 +62,15 @@ def predictor(ms: dict[str, dict[str, Any]], param: str, eps: float
     return lambda method, value: cells.get((method, value), np.nan)
 
 
-def figure(results_dir: str | Path, kind: str, *, run: str | None = None,
-           param: str | None = None, eps: float = 0.1, target: float | None = None):
+def figure(
+    results_dir: str | Path,
+    kind: str,
+    *,
+    run: str | None = None,
+    param: str | None = None,
+    eps: float = 0.1,
+    target: float | None = None,
+):
     """Make one figure of ``kind`` from a results directory; returns ``(fig, data)``."""
     if kind == "gantt":
         run_dir = Path(run) if run else find_runs(results_dir)[0]
@@ -68,8 +80,9 @@ def figure(results_dir: str | Path, kind: str, *, run: str | None = None,
     if kind == "curves":
         return plots.curves(results)
     if target is None:
-        raise ValueError(f"--kind {kind} needs a target return (scenario target_return or "
-                         "--target)")
+        raise ValueError(
+            f"--kind {kind} needs a target return (scenario target_return or --target)"
+        )
     if kind == "ttt":
         return plots.ttt(results, target)
     params = analysis.param_columns(results)

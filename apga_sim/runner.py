@@ -59,12 +59,17 @@ def build_cluster(s: Scenario, dim: int, seed: int) -> Cluster:
     if isinstance(ar, TwiceMaxUpload):
         allreduce = 2.0 * max(times["u"].time(i, 0) for i in range(1, s.n + 1))
     elif isinstance(ar, RingAllReduce):
-        allreduce = (2.0 * (s.n - 1) / s.n * 4.0 * dim / ar.bandwidth
-                     + 2.0 * (s.n - 1) * ar.latency)
+        allreduce = 2.0 * (s.n - 1) / s.n * 4.0 * dim / ar.bandwidth + 2.0 * (s.n - 1) * ar.latency
     else:
         allreduce = ar.value
-    return Cluster(n=s.n, **times, charge=s.charge, mode=s.aggregation.mode,
-                   server_time=s.aggregation.server_time, allreduce_time=allreduce)
+    return Cluster(
+        n=s.n,
+        **times,
+        charge=s.charge,
+        mode=s.aggregation.mode,
+        server_time=s.aggregation.server_time,
+        allreduce_time=allreduce,
+    )
 
 
 def _versions() -> dict[str, str]:
@@ -80,8 +85,13 @@ def _versions() -> dict[str, str]:
 
 def _git_commit() -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                             cwd=Path(__file__).parent, timeout=5)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parent,
+            timeout=5,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None
@@ -92,15 +102,18 @@ def check_existing(spec: RunSpec, overwrite: bool) -> str:
     manifest_path = spec.run_dir / "manifest.json"
     if not manifest_path.exists():
         if spec.run_dir.exists() and any(spec.run_dir.iterdir()):
-            raise ScenarioError(f"{spec.run_dir}: exists and is not an apga-sim run; "
-                                "choose another --out")
+            raise ScenarioError(
+                f"{spec.run_dir}: exists and is not an apga-sim run; choose another --out"
+            )
         return "run"
     if overwrite:
         return "run"
     manifest = read_manifest(spec.run_dir)
     if manifest.get("scenario") != spec.scenario.model_dump(mode="json"):
-        raise ScenarioError(f"{spec.run_dir}: holds a run of a different scenario; choose "
-                            "another --out, or pass --overwrite to replace it")
+        raise ScenarioError(
+            f"{spec.run_dir}: holds a run of a different scenario; choose "
+            "another --out, or pass --overwrite to replace it"
+        )
     return "skip" if manifest.get("status") == "complete" else "run"
 
 
@@ -113,8 +126,14 @@ def run_one(spec: RunSpec, progress: ProgressFn | None = None) -> dict[str, Any]
     start = time.perf_counter()
     try:
         aggregator, optimizer = method.build(s.n, oracle.initial_point())
-        engine = Engine(build_cluster(s, oracle.dim, spec.seed), aggregator, optimizer, oracle,
-                        Budget(s.budget.time, s.budget.updates), recorder)
+        engine = Engine(
+            build_cluster(s, oracle.dim, spec.seed),
+            aggregator,
+            optimizer,
+            oracle,
+            Budget(s.budget.time, s.budget.updates),
+            recorder,
+        )
 
         def evaluate() -> None:
             row = {"time": float(engine.env.now), "update": engine.counters.updates}
@@ -147,16 +166,22 @@ def run_one(spec: RunSpec, progress: ProgressFn | None = None) -> dict[str, Any]
             counters.sim_time = float(engine.env.now)
             if recorder.evals[-1]["update"] != counters.updates:
                 evaluate()
-            manifest = _manifest(spec, status, counters.__dict__ | oracle.counters(),
-                                 time.perf_counter() - start, recorder) | {"dim": oracle.dim}
+            manifest = _manifest(
+                spec,
+                status,
+                counters.__dict__ | oracle.counters(),
+                time.perf_counter() - start,
+                recorder,
+            ) | {"dim": oracle.dim}
             write_run(spec.run_dir, recorder, manifest)
     finally:
         oracle.close()
     return manifest
 
 
-def _manifest(spec: RunSpec, status: str, counters: dict[str, Any], seconds: float,
-              recorder: Recorder) -> dict[str, Any]:
+def _manifest(
+    spec: RunSpec, status: str, counters: dict[str, Any], seconds: float, recorder: Recorder
+) -> dict[str, Any]:
     s = spec.scenario
     evals = recorder.evals
     counters = counters | {"real_seconds": seconds}
@@ -170,7 +195,8 @@ def _manifest(spec: RunSpec, status: str, counters: dict[str, Any], seconds: flo
         "status": status,
         "counters": counters,
         "target_return": s.target_return,
-        "time_to_target": None if s.target_return is None
+        "time_to_target": None
+        if s.target_return is None
         else time_to_target(pd.DataFrame(evals), s.target_return),
         "final_return": evals[-1]["return_mean"],
         "versions": _versions(),
@@ -185,8 +211,9 @@ def _run_quiet(spec: RunSpec) -> dict[str, Any]:
     return run_one(spec)
 
 
-def _run_on_ray(specs: list[RunSpec], address: str,
-                on_done: Callable[[RunSpec, dict[str, Any]], None] | None) -> None:
+def _run_on_ray(
+    specs: list[RunSpec], address: str, on_done: Callable[[RunSpec, dict[str, Any]], None] | None
+) -> None:
     try:
         import ray
     except ImportError:
@@ -203,10 +230,13 @@ def _run_on_ray(specs: list[RunSpec], address: str,
             on_done(spec, manifest)
 
 
-def run_many(specs: list[RunSpec], jobs: int = 1, ray: str | None = None,
-             on_start: Callable[[RunSpec], ProgressFn | None] | None = None,
-             on_done: Callable[[RunSpec, dict[str, Any]], None] | None = None
-             ) -> list[dict[str, Any]]:
+def run_many(
+    specs: list[RunSpec],
+    jobs: int = 1,
+    ray: str | None = None,
+    on_start: Callable[[RunSpec], ProgressFn | None] | None = None,
+    on_done: Callable[[RunSpec, dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
     """Run ``specs`` serially, in ``jobs`` local processes, or as Ray tasks; return manifests.
 
     Serial runs (``jobs == 1``) report per-update progress; ``ray`` is an address or ``"local"``.
@@ -239,13 +269,15 @@ def summarize(manifests: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for label in dict.fromkeys(m["method"] for m in manifests):
         ms = [m for m in manifests if m["method"] == label]
         ttt = [m["time_to_target"] for m in ms if m["time_to_target"] is not None]
-        rows.append({
-            "method": label,
-            "runs": len(ms),
-            "updates": float(np.median([m["counters"]["updates"] for m in ms])),
-            "sim_time": float(np.median([m["counters"]["sim_time"] for m in ms])),
-            "reached": len(ttt),
-            "time_to_target": float(np.median(ttt)) if ttt else math.nan,
-            "final_return": float(np.median([m["final_return"] for m in ms])),
-        })
+        rows.append(
+            {
+                "method": label,
+                "runs": len(ms),
+                "updates": float(np.median([m["counters"]["updates"] for m in ms])),
+                "sim_time": float(np.median([m["counters"]["sim_time"] for m in ms])),
+                "reached": len(ttt),
+                "time_to_target": float(np.median(ttt)) if ttt else math.nan,
+                "final_return": float(np.median([m["final_return"] for m in ms])),
+            }
+        )
     return rows

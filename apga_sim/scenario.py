@@ -67,8 +67,9 @@ class Aggregation(_Strict):
     """Where gradients are combined (algorithms.md section 6)."""
 
     mode: Literal["server", "allreduce"] = Field(
-        "server", description="server: download, compute, upload to a server; allreduce: one "
-        "AllReduce of all workers per round, no broadcast."
+        "server",
+        description="server: download, compute, upload to a server; allreduce: one "
+        "AllReduce of all workers per round, no broadcast.",
     )
     server_time: NonNegativeFloat = Field(0.0, description="Server compute time per update.")
     allreduce: AllReduceCost = Field(
@@ -100,10 +101,14 @@ class Evaluation(_Strict):
 class Tune(_Strict):
     """How `apga-sim tune` chooses among grid values."""
 
-    seeds: list[int] = Field([1000, 1001], min_length=1, description="Tuning seeds (kept apart "
-                             "from the evaluation seeds).")
+    seeds: list[int] = Field(
+        [1000, 1001],
+        min_length=1,
+        description="Tuning seeds (kept apart from the evaluation seeds).",
+    )
     criterion: Literal["time_to_target", "auc"] = Field(
-        "auc", description="time_to_target: smallest median time-to-target (ties and "
+        "auc",
+        description="time_to_target: smallest median time-to-target (ties and "
         "never-reached broken by auc); auc: largest mean area under the return curve.",
     )
 
@@ -123,8 +128,8 @@ class Scenario(_Strict):
     u: Profile = Field(default_factory=_zero, description="Upload time of one d-vector.")
     v: Profile = Field(default_factory=_zero, description="Download time of one d-vector.")
     charge: Literal["per_gradient", "per_step"] = Field(
-        "per_gradient", description="Compute time h_i per gradient job, or h_i * T per job of "
-        "T environment steps."
+        "per_gradient",
+        description="Compute time h_i per gradient job, or h_i * T per job of T environment steps.",
     )
     aggregation: Aggregation = Field(default_factory=Aggregation)
     methods: list[MethodConfig] = Field(min_length=1)
@@ -133,12 +138,14 @@ class Scenario(_Strict):
     eval: Evaluation = Field(default_factory=Evaluation)
     target_return: float | None = Field(None, description="Return that defines time-to-target.")
     sweep: dict[str, list[Any]] | None = Field(
-        None, description="Parameters to sweep, e.g. {n: [5, 10, 20]} or {h.scale: [0.5, 1]}; "
+        None,
+        description="Parameters to sweep, e.g. {n: [5, 10, 20]} or {h.scale: [0.5, 1]}; "
         "dotted paths into this scenario, `methods.M` sets M of every method. Cartesian product.",
     )
     tune: Tune = Field(default_factory=lambda: Tune(), description="Settings of `apga-sim tune`.")
     tuned: dict[str, dict[str, Any]] | None = Field(
-        None, description="Written by `apga-sim tune`: the chosen values and their scores.")
+        None, description="Written by `apga-sim tune`: the chosen values and their scores."
+    )
 
     @field_validator("h", "u", "v")
     @classmethod
@@ -157,8 +164,7 @@ class Scenario(_Strict):
         for k, m in enumerate(self.methods):
             for attr in ("M", "M_init"):
                 value = getattr(m, attr, None)
-                if (m.name.startswith("malenia") and isinstance(value, int)
-                        and value < self.n):
+                if m.name.startswith("malenia") and isinstance(value, int) and value < self.n:
                     raise ValueError(f"methods.{k}.{attr}: Malenia needs {attr} >= n = {self.n}")
         labels = [m.display for m in self.methods]
         if len(set(labels)) != len(labels):

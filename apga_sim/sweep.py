@@ -40,8 +40,9 @@ def cells(s: Scenario) -> list[tuple[dict[str, Any], Scenario]]:
     return out
 
 
-def specs(s: Scenario, out: str | Path, seeds: list[int] | None = None,
-          methods: list[str] | None = None) -> list[RunSpec]:
+def specs(
+    s: Scenario, out: str | Path, seeds: list[int] | None = None, methods: list[str] | None = None
+) -> list[RunSpec]:
     """Every run of a scenario: cells x methods (grids expanded) x seeds."""
     out = Path(out)
     runs = []
@@ -71,8 +72,14 @@ def choose(results: pd.DataFrame, s: Scenario) -> dict[str, dict[str, Any]]:
     for (label, seed), run in results.groupby(["method", "seed"], sort=True):
         run = run.sort_values("time")
         ttt = None if s.target_return is None else time_to_target(run, s.target_return)
-        scores.append({"label": label, "seed": seed, "auc": area_under_curve(run, horizon),
-                       "ttt": np.inf if ttt is None else ttt})
+        scores.append(
+            {
+                "label": label,
+                "seed": seed,
+                "auc": area_under_curve(run, horizon),
+                "ttt": np.inf if ttt is None else ttt,
+            }
+        )
     table = pd.DataFrame(scores).groupby("label").agg(auc=("auc", "mean"), ttt=("ttt", "median"))
     chosen: dict[str, dict[str, Any]] = {}
     for m in s.methods:
@@ -87,9 +94,13 @@ def choose(results: pd.DataFrame, s: Scenario) -> dict[str, dict[str, Any]]:
         chosen[m.display] = {
             "values": {k: getattr(entries[best], k) for k in m.grids()},
             "criterion": s.tune.criterion,
-            "scores": {label: {"auc": float(row.auc), "time_to_target": None
-                               if np.isinf(row.ttt) else float(row.ttt)}
-                       for label, row in sub.iterrows()},
+            "scores": {
+                label: {
+                    "auc": float(row.auc),
+                    "time_to_target": None if np.isinf(row.ttt) else float(row.ttt),
+                }
+                for label, row in sub.iterrows()
+            },
         }
     return chosen
 

@@ -24,9 +24,17 @@ import pyarrow.parquet as pq
 from apga_sim.oracles.base import Job
 
 EVENT_KINDS = (
-    "compute_start", "compute_end", "compute_cancel", "compute_discard",
-    "upload_start", "upload_end", "download_start", "download_end",
-    "allreduce_start", "allreduce_end", "update",
+    "compute_start",
+    "compute_end",
+    "compute_cancel",
+    "compute_discard",
+    "upload_start",
+    "upload_end",
+    "download_start",
+    "download_end",
+    "allreduce_start",
+    "allreduce_end",
+    "update",
 )
 
 EVENT_COLUMNS: dict[str, pa.DataType] = {
@@ -52,17 +60,35 @@ class Recorder:
         self._jobs: list[tuple[int, Job]] = []
         self.evals: list[dict[str, float]] = []
 
-    def event(self, time: float, worker: int, kind: str, version: int, *, job: int | None = None,
-              round: int | None = None, staleness: int | None = None,
-              gradients: int | None = None, skipped: bool | None = None,
-              job_ref: Job | None = None) -> None:
+    def event(
+        self,
+        time: float,
+        worker: int,
+        kind: str,
+        version: int,
+        *,
+        job: int | None = None,
+        round: int | None = None,
+        staleness: int | None = None,
+        gradients: int | None = None,
+        skipped: bool | None = None,
+        job_ref: Job | None = None,
+    ) -> None:
         """Append one event row."""
         row = len(self.columns["time"])
-        for name, value in (("time", float(time)), ("worker", worker), ("kind", kind),
-                            ("version", version), ("job", job), ("round", round),
-                            ("staleness", staleness), ("gradients", gradients),
-                            ("skipped", skipped), ("env_steps", None),
-                            ("episode_return", None)):
+        for name, value in (
+            ("time", float(time)),
+            ("worker", worker),
+            ("kind", kind),
+            ("version", version),
+            ("job", job),
+            ("round", round),
+            ("staleness", staleness),
+            ("gradients", gradients),
+            ("skipped", skipped),
+            ("env_steps", None),
+            ("episode_return", None),
+        ):
             self.columns[name].append(value)
         if job_ref is not None:
             self._jobs.append((row, job_ref))
@@ -73,15 +99,25 @@ class Recorder:
             if job.stats:
                 self.columns["env_steps"][row] = int(job.stats["env_steps"])
                 self.columns["episode_return"][row] = float(job.stats["episode_return"])
-        return pa.table({name: pa.array(values, type=EVENT_COLUMNS[name])
-                         for name, values in self.columns.items()})
+        return pa.table(
+            {
+                name: pa.array(values, type=EVENT_COLUMNS[name])
+                for name, values in self.columns.items()
+            }
+        )
 
     def evals_table(self) -> pa.Table:
         """The evaluations as an Arrow table."""
         names = list(dict.fromkeys(k for row in self.evals for k in row))
-        return pa.table({k: pa.array([row.get(k) for row in self.evals],
-                                     type=pa.int64() if k == "update" else pa.float64())
-                         for k in names})
+        return pa.table(
+            {
+                k: pa.array(
+                    [row.get(k) for row in self.evals],
+                    type=pa.int64() if k == "update" else pa.float64(),
+                )
+                for k in names
+            }
+        )
 
 
 def write_run(run_dir: Path, recorder: Recorder, manifest: dict[str, Any]) -> None:
@@ -113,8 +149,11 @@ def load_run(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, An
 
 def find_runs(results_dir: str | Path) -> list[Path]:
     """All run directories below ``results_dir``, sorted."""
-    return sorted(p.parent for p in Path(results_dir).rglob("manifest.json")
-                  if not p.parent.name.startswith("."))
+    return sorted(
+        p.parent
+        for p in Path(results_dir).rglob("manifest.json")
+        if not p.parent.name.startswith(".")
+    )
 
 
 def load_results(results_dir: str | Path) -> pd.DataFrame:

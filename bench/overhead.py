@@ -23,9 +23,11 @@ def main() -> None:
             c = run_one(RunSpec(s, method, 0, Path(tmp)))["counters"]
             inside = c["oracle_seconds"] + c["eval_seconds"]
             share = 1.0 - inside / c["real_seconds"]
-            print(f"(d) {method}: {c['real_seconds']:.2f} s run, {c['oracle_seconds']:.2f} s "
-                  f"oracle, {c['eval_seconds']:.2f} s evaluation, {c['updates']} updates -> "
-                  f"{100 * share:.2f}% outside the oracle (target <= 5%)")
+            print(
+                f"(d) {method}: {c['real_seconds']:.2f} s run, {c['oracle_seconds']:.2f} s "
+                f"oracle, {c['eval_seconds']:.2f} s evaluation, {c['updates']} updates -> "
+                f"{100 * share:.2f}% outside the oracle (target <= 5%)"
+            )
 
 
 if __name__ == "__main__":

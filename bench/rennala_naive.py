@@ -53,7 +53,7 @@ class NaivePolicy(torch.nn.Module):
             self.hidden.append(layer)
         self.mu = torch.nn.Linear(sizes[-1], layout.act_dim).double()
         self.sig = torch.nn.Linear(sizes[-1], layout.act_dim).double()
-        w_mu, b_mu, w_sig, b_sig = tensors[2 * len(layout.hidden):]
+        w_mu, b_mu, w_sig, b_sig = tensors[2 * len(layout.hidden) :]
         self.mu.weight.data, self.mu.bias.data = w_mu.T.clone(), b_mu
         self.sig.weight.data, self.sig.bias.data = w_sig.T.clone(), b_sig
 
@@ -112,8 +112,9 @@ class NaiveOracle:
 def run(oracle) -> tuple[float, Engine]:
     s = parse_scenario(SCENARIO)
     agg, opt = s.methods[0].build(s.n, oracle.initial_point())
-    engine = Engine(build_cluster(s, oracle.dim, 0), agg, opt, oracle, Budget(updates=UPDATES),
-                    Recorder())
+    engine = Engine(
+        build_cluster(s, oracle.dim, 0), agg, opt, oracle, Budget(updates=UPDATES), Recorder()
+    )
     t0 = time.perf_counter()
     engine.run()
     return time.perf_counter() - t0, engine
@@ -142,14 +143,18 @@ def main() -> None:
     finally:
         engine_module.Job = Job
     print(f"(b) Rennala NIGT, Humanoid-v4, n=10, h=sqrt(i), M=20, {UPDATES} updates")
-    print(f"    naive:    {naive_seconds:.2f} s, {naive.env_steps} env steps, "
-          f"{len(naive.grads)} jobs computed eagerly")
+    print(
+        f"    naive:    {naive_seconds:.2f} s, {naive.env_steps} env steps, "
+        f"{len(naive.grads)} jobs computed eagerly"
+    )
     for backend, (seconds, steps, c) in timings.items():
         per_step = (naive_seconds / naive.env_steps) / (seconds / steps)
-        print(f"    apga-sim ({backend}): {seconds:.2f} s, {steps} env steps, "
-              f"{c.jobs_computed} jobs computed, {c.jobs_cancelled} cancelled (never computed)"
-              f" -> {naive_seconds / seconds:.1f}x wall time, {per_step:.1f}x per env step "
-              "(target >= 5x)")
+        print(
+            f"    apga-sim ({backend}): {seconds:.2f} s, {steps} env steps, "
+            f"{c.jobs_computed} jobs computed, {c.jobs_cancelled} cancelled (never computed)"
+            f" -> {naive_seconds / seconds:.1f}x wall time, {per_step:.1f}x per env step "
+            "(target >= 5x)"
+        )
 
 
 if __name__ == "__main__":

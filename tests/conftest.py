@@ -34,8 +34,14 @@ def simulate(scenario: Scenario, seed: int = 0) -> tuple[pd.DataFrame, Engine, Q
     oracle = QuadraticOracle(scenario.oracle, scenario.n, seed)
     agg, opt = scenario.methods[0].build(scenario.n, oracle.initial_point())
     rec = Recorder()
-    engine = Engine(build_cluster(scenario, oracle.dim, seed), agg, opt, oracle,
-                    Budget(scenario.budget.time, scenario.budget.updates), rec)
+    engine = Engine(
+        build_cluster(scenario, oracle.dim, seed),
+        agg,
+        opt,
+        oracle,
+        Budget(scenario.budget.time, scenario.budget.updates),
+        rec,
+    )
     engine.run()
     return rec.events_table().to_pandas(), engine, oracle
 

@@ -76,9 +76,17 @@ METHODS = [
 
 @pytest.mark.parametrize("method", METHODS, ids=lambda m: m["name"])
 def test_every_method_drives_the_quadratic_to_its_optimum(method):
-    s = make_scenario(methods=[method], budget={"time": 600.0},
-                      oracle={"kind": "quadratic", "dim": 4, "sigma": 0.3, "init_distance": 5.0,
-                              "heterogeneity": 1.0 if "malenia" in method["name"] else 0.0})
+    s = make_scenario(
+        methods=[method],
+        budget={"time": 600.0},
+        oracle={
+            "kind": "quadratic",
+            "dim": 4,
+            "sigma": 0.3,
+            "init_distance": 5.0,
+            "heterogeneity": 1.0 if "malenia" in method["name"] else 0.0,
+        },
+    )
     events, engine, oracle = simulate(s)
     start, end = oracle.value(oracle.initial_point()), oracle.value(engine.opt.theta)
     assert start == pytest.approx(-12.5)
@@ -86,8 +94,12 @@ def test_every_method_drives_the_quadratic_to_its_optimum(method):
 
 
 def test_malenia_reaches_the_heterogeneous_optimum_where_rennala_is_biased():
-    base = dict(n=2, h={"kind": "list", "values": [1.0, 10.0]}, budget={"time": 2000.0},
-                oracle={"kind": "quadratic", "dim": 2, "sigma": 0.0, "heterogeneity": 3.0})
+    base = dict(
+        n=2,
+        h={"kind": "list", "values": [1.0, 10.0]},
+        budget={"time": 2000.0},
+        oracle={"kind": "quadratic", "dim": 2, "sigma": 0.0, "heterogeneity": 3.0},
+    )
     ends = {}
     for name in ("malenia_pg", "rennala_pg"):
         s = make_scenario(**base, methods=[{"name": name, "alpha": 0.2, "M": 4}])

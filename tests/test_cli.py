@@ -21,8 +21,7 @@ GOOD = {
     "n": 3,
     "oracle": {"kind": "quadratic", "dim": 4},
     "h": {"kind": "sqrt"},
-    "methods": [{"name": "rennala_nigt", "alpha": 0.1, "M": 4},
-                {"name": "afedpg", "alpha": 0.05}],
+    "methods": [{"name": "rennala_nigt", "alpha": 0.1, "M": 4}, {"name": "afedpg", "alpha": 0.05}],
     "seeds": [0, 1],
     "budget": {"updates": 15},
     "eval": {"every_updates": 5},
@@ -145,11 +144,17 @@ BAD = [
     (_bad(h={"kind": "list", "values": [1.0, -2.0, 1.0]}), "h.list.values.1", "greater than"),
     (_bad(h={"kind": "trace", "path": "missing.csv"}), "h", "does not exist"),
     (_bad(h={"kind": "warp"}), "h", "'equal', 'sqrt'"),
-    (_bad(methods=[{"name": "rennala_nigt", "alpha": 0.1, "M": 0}]), "methods.0.rennala_nigt.M",
-     "greater than 0"),
+    (
+        _bad(methods=[{"name": "rennala_nigt", "alpha": 0.1, "M": 0}]),
+        "methods.0.rennala_nigt.M",
+        "greater than 0",
+    ),
     (_bad(methods=[{"name": "nope", "alpha": 0.1}]), "methods.0", "rennala_nigt"),
-    (_bad(methods=[{"name": "afedpg", "alpha": 0.1, "M": 3}]), "methods.0.afedpg.M",
-     "unknown field"),
+    (
+        _bad(methods=[{"name": "afedpg", "alpha": 0.1, "M": 3}]),
+        "methods.0.afedpg.M",
+        "unknown field",
+    ),
     (_bad(methods=[{"name": "afedpg", "alpha": -1}]), "methods.0.afedpg.alpha", "greater than 0"),
     (_bad(budget={}), "budget", "give time"),
     (_bad(u={"kind": "equal", "scale": -1}), "u.equal.scale", ">= 0"),
@@ -187,13 +192,28 @@ def test_bad_files_and_options(tmp_path, quick_yaml):
 
 def test_set_overrides_a_field_and_bad_set_is_refused(quick_yaml, tmp_path):
     path = quick_yaml(GOOD)
-    res = run("run", str(path), "--out", str(tmp_path / "o"), "--seeds", "0", "--methods",
-              "afedpg", "--set", "budget.updates=4", "--set", "n=2")
+    res = run(
+        "run",
+        str(path),
+        "--out",
+        str(tmp_path / "o"),
+        "--seeds",
+        "0",
+        "--methods",
+        "afedpg",
+        "--set",
+        "budget.updates=4",
+        "--set",
+        "n=2",
+    )
     assert res.exit_code == 0, res.output
     manifest = json.loads((tmp_path / "o" / "afedpg" / "seed-0" / "manifest.json").read_text())
     assert manifest["counters"]["updates"] == 4 and manifest["scenario"]["n"] == 2
-    for bad, message in (("budget", "expected KEY=VALUE"), ("n=0", "n: Input should be"),
-                         ("name.x=1", "--set.name.x")):
+    for bad, message in (
+        ("budget", "expected KEY=VALUE"),
+        ("n=0", "n: Input should be"),
+        ("name.x=1", "--set.name.x"),
+    ):
         res = run("run", str(path), "--set", bad, "--out", str(tmp_path / "bad"))
         assert res.exit_code == 2 and message in res.output, res.output
     assert not (tmp_path / "bad").exists()

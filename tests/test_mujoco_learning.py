@@ -32,15 +32,21 @@ def test_rennala_nigt_learns_inverted_pendulum_end_to_end(tmp_path):
     from apga_sim.scenario import parse_scenario
     from apga_sim.trace import load_run
 
-    s = parse_scenario({
-        "n": 4,
-        "oracle": {"kind": "mujoco", "env": "InvertedPendulum-v4", "horizon": 200,
-                   "eval_episodes": 5},
-        "h": {"kind": "sqrt"},
-        "methods": [{"name": "rennala_nigt", "alpha": 0.02, "eta": 0.1, "M": 10}],
-        "budget": {"updates": 60},
-        "eval": {"every_updates": 20},
-    })
+    s = parse_scenario(
+        {
+            "n": 4,
+            "oracle": {
+                "kind": "mujoco",
+                "env": "InvertedPendulum-v4",
+                "horizon": 200,
+                "eval_episodes": 5,
+            },
+            "h": {"kind": "sqrt"},
+            "methods": [{"name": "rennala_nigt", "alpha": 0.02, "eta": 0.1, "M": 10}],
+            "budget": {"updates": 60},
+            "eval": {"every_updates": 20},
+        }
+    )
     manifest = run_one(RunSpec(s, "rennala_nigt", 0, tmp_path))
     events, evals, _ = load_run(tmp_path / "rennala_nigt" / "seed-0")
     initial, final = evals.return_mean.iloc[0], evals.return_mean.iloc[-1]

@@ -78,18 +78,26 @@ def test_cli_traces_identical_serial_processes_and_jobs(tmp_path):
     from apga_sim.cli import app
 
     scenario = {
-        "n": 3, "oracle": {"kind": "mujoco", "env": "Hopper-v4", "horizon": 20,
-                           "eval_episodes": 2},
-        "h": {"kind": "sqrt"}, "u": {"kind": "equal", "scale": 0.1},
-        "methods": [{"name": "rennala_nigt", "alpha": 0.05, "M": 4},
-                    {"name": "afedpg", "alpha": 0.01}],
-        "seeds": [0, 1], "budget": {"updates": 3}, "eval": {"every_updates": 1},
+        "n": 3,
+        "oracle": {"kind": "mujoco", "env": "Hopper-v4", "horizon": 20, "eval_episodes": 2},
+        "h": {"kind": "sqrt"},
+        "u": {"kind": "equal", "scale": 0.1},
+        "methods": [
+            {"name": "rennala_nigt", "alpha": 0.05, "M": 4},
+            {"name": "afedpg", "alpha": 0.01},
+        ],
+        "seeds": [0, 1],
+        "budget": {"updates": 3},
+        "eval": {"every_updates": 1},
     }
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump(scenario))
     runner = CliRunner()
-    for name, extra in (("serial", ["--jobs", "1"]), ("jobs", ["--jobs", "2"]),
-                        ("procs", ["--jobs", "1", "--set", "oracle.parallel=processes"])):
+    for name, extra in (
+        ("serial", ["--jobs", "1"]),
+        ("jobs", ["--jobs", "2"]),
+        ("procs", ["--jobs", "1", "--set", "oracle.parallel=processes"]),
+    ):
         res = runner.invoke(app, ["run", str(path), "--out", str(tmp_path / name), *extra])
         assert res.exit_code == 0, res.output
     files = sorted((tmp_path / "serial").rglob("*.parquet"))

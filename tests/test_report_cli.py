@@ -31,10 +31,13 @@ def test_summary_writes_parquet_matching_the_traces(results):
     assert set(table.index) == {"rennala_nigt", "afedpg"}
     assert table.loc["rennala_nigt", "updates"] == 15
     assert table.loc["rennala_nigt", "gradients_used"] == 60
-    cancelled = [apga_sim.load_run(results / "rennala_nigt" / f"seed-{s}")[2]["counters"][
-        "jobs_cancelled"] for s in (0, 1)]
+    cancelled = [
+        apga_sim.load_run(results / "rennala_nigt" / f"seed-{s}")[2]["counters"]["jobs_cancelled"]
+        for s in (0, 1)
+    ]
     assert table.loc["rennala_nigt", "gradients_cancelled"] == pytest.approx(
-        pd.Series(cancelled).median())
+        pd.Series(cancelled).median()
+    )
     assert 0 < table.loc["afedpg", "comm_share"] < 1
 
 
@@ -66,9 +69,13 @@ def test_theory_plot_needs_a_sweep(results):
 
 
 def test_theory_plot_on_a_sweep(quick_yaml, tmp_path):
-    data = GOOD | {"sweep": {"n": [2, 4, 8]}, "seeds": [0],
-                   "methods": [{"name": "rennala_nigt", "alpha": 0.2, "M": 4}],
-                   "budget": {"time": 60.0}, "eval": {"every_updates": 1}}
+    data = GOOD | {
+        "sweep": {"n": [2, 4, 8]},
+        "seeds": [0],
+        "methods": [{"name": "rennala_nigt", "alpha": 0.2, "M": 4}],
+        "budget": {"time": 60.0},
+        "eval": {"every_updates": 1},
+    }
     assert run("run", str(quick_yaml(data)), "--out", str(tmp_path / "o")).exit_code == 0
     res = run("plot", str(tmp_path / "o"), "--kind", "theory", "--out", str(tmp_path / "th"))
     assert res.exit_code == 0, res.output

@@ -13,15 +13,22 @@ import apga_sim
 from apga_sim.scenario import load_scenario
 from apga_sim.sweep import area_under_curve, cells
 
-SWEEP = GOOD | {"sweep": {"n": [2, 4], "h.scale": [1.0, 2.0]}, "seeds": [0],
-                "methods": [{"name": "rennala_pg", "alpha": 0.2, "M": 4}]}
+SWEEP = GOOD | {
+    "sweep": {"n": [2, 4], "h.scale": [1.0, 2.0]},
+    "seeds": [0],
+    "methods": [{"name": "rennala_pg", "alpha": 0.2, "M": 4}],
+}
 
 
 def test_sweep_cells_are_validated_scenarios(quick_yaml):
     s = load_scenario(quick_yaml(SWEEP))
     got = [(values, cell.n, cell.h.scale) for values, cell in cells(s)]
-    assert got == [({"n": 2, "h.scale": 1.0}, 2, 1.0), ({"n": 2, "h.scale": 2.0}, 2, 2.0),
-                   ({"n": 4, "h.scale": 1.0}, 4, 1.0), ({"n": 4, "h.scale": 2.0}, 4, 2.0)]
+    assert got == [
+        ({"n": 2, "h.scale": 1.0}, 2, 1.0),
+        ({"n": 2, "h.scale": 2.0}, 2, 2.0),
+        ({"n": 4, "h.scale": 1.0}, 4, 1.0),
+        ({"n": 4, "h.scale": 2.0}, 4, 2.0),
+    ]
 
 
 def test_bad_sweep_names_the_cell(quick_yaml):
@@ -36,8 +43,12 @@ def test_sweep_runs_every_cell_and_resumes_without_recomputing(quick_yaml, tmp_p
     res = run("run", str(path), "--out", str(out))
     assert res.exit_code == 0, res.output
     results = apga_sim.load_results(out)
-    assert sorted(results.groupby(["n", "h.scale"]).groups) == [(2, 1.0), (2, 2.0), (4, 1.0),
-                                                                 (4, 2.0)]
+    assert sorted(results.groupby(["n", "h.scale"]).groups) == [
+        (2, 1.0),
+        (2, 2.0),
+        (4, 1.0),
+        (4, 2.0),
+    ]
     runs = sorted(out.rglob("manifest.json"))
     assert len(runs) == 4
     # Simulate an interruption: one cell incomplete, one missing.
@@ -59,16 +70,23 @@ def test_sweep_runs_every_cell_and_resumes_without_recomputing(quick_yaml, tmp_p
 
 
 def test_grid_values_expand_and_tune_picks_the_best(quick_yaml, tmp_path):
-    data = GOOD | {"methods": [
-        {"name": "rennala_pg", "alpha": {"grid": ["2^-6", "2^-3", "2^-1"]}, "M": 4},
-        {"name": "afedpg", "alpha": 0.05}],
-        "budget": {"time": 40.0}, "eval": {"every_updates": None, "every_time": 2.0},
-        "tune": {"seeds": [7], "criterion": "auc"}}
+    data = GOOD | {
+        "methods": [
+            {"name": "rennala_pg", "alpha": {"grid": ["2^-6", "2^-3", "2^-1"]}, "M": 4},
+            {"name": "afedpg", "alpha": 0.05},
+        ],
+        "budget": {"time": 40.0},
+        "eval": {"every_updates": None, "every_time": 2.0},
+        "tune": {"seeds": [7], "criterion": "auc"},
+    }
     path = quick_yaml(data)
     s = load_scenario(path).expanded()
-    assert [m.display for m in s.methods] == ["rennala_pg[alpha=0.015625]",
-                                              "rennala_pg[alpha=0.125]",
-                                              "rennala_pg[alpha=0.5]", "afedpg"]
+    assert [m.display for m in s.methods] == [
+        "rennala_pg[alpha=0.015625]",
+        "rennala_pg[alpha=0.125]",
+        "rennala_pg[alpha=0.5]",
+        "afedpg",
+    ]
     res = run("tune", str(path), "--out", str(tmp_path / "tuning"))
     assert res.exit_code == 0, res.output
     tuned_path = path.with_name("s.tuned.yaml")
@@ -78,8 +96,10 @@ def test_grid_values_expand_and_tune_picks_the_best(quick_yaml, tmp_path):
     assert choice["values"]["alpha"] == float(max(scores, key=scores.get).split("=")[1][:-1])
     assert tuned["methods"][0]["alpha"] == choice["values"]["alpha"]
     assert load_scenario(tuned_path).has_grids() is False
-    assert {r["seed"] for r in map(json.loads, map(Path.read_text, (
-        tmp_path / "tuning").rglob("manifest.json")))} == {7}
+    assert {
+        r["seed"]
+        for r in map(json.loads, map(Path.read_text, (tmp_path / "tuning").rglob("manifest.json")))
+    } == {7}
     res = run("tune", str(path), "--out", str(tmp_path / "tuning2"))
     assert res.exit_code == 2 and "exists" in res.output  # never overwrites the tuned file
 

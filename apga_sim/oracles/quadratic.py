@@ -44,8 +44,10 @@ class QuadraticOracle:
             noise = np.random.default_rng([self.seed, STREAM_NOISE, job.worker, job.index])
             g = self.exact_gradient(job.worker, job.point)
             g = g + self.config.sigma * noise.standard_normal(self.dim)
-            job.stats = {"env_steps": self.config.steps_per_job,
-                         "episode_return": self.value(job.point)}
+            job.stats = {
+                "env_steps": self.config.steps_per_job,
+                "episode_return": self.value(job.point),
+            }
             self.call_log.append(job.key)
             total += w * g
         return total
@@ -59,8 +61,11 @@ class QuadraticOracle:
 
     def counters(self) -> dict[str, int]:  # noqa: D102
         k = len(self.call_log)
-        return {"trajectories_simulated": k, "trajectories_consumed": k,
-                "env_steps": k * self.config.steps_per_job}
+        return {
+            "trajectories_simulated": k,
+            "trajectories_consumed": k,
+            "env_steps": k * self.config.steps_per_job,
+        }
 
     def close(self) -> None:  # noqa: D102
         pass
