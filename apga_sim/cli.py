@@ -43,7 +43,10 @@ def _load(file: Path, sets: list[str] | None = None) -> Scenario:
         key, sep, value = item.partition("=")
         if not sep or not key:
             _fail(f"--set: expected KEY=VALUE (e.g. budget.time=300), got {item!r}")
-        overrides[key.strip()] = yaml.safe_load(value)
+        try:
+            overrides[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            _fail(f"--set {key}: {value!r} is not a YAML value")
     try:
         return load_scenario(file, overrides)
     except ScenarioError as exc:
@@ -183,17 +186,23 @@ def _specs(s: Scenario, file: Path, out_dir: Path, seeds: str | None, methods: s
             f"--methods: {', '.join(unknown)} not in {file}; allowed: "
             f"{', '.join(dict.fromkeys(labels))}"
         )
-    try:
-        seed_list = [int(x) for x in _csv(seeds)] if seeds else None
-    except ValueError:
-        _fail(f"--seeds: expected comma-separated integers, got {seeds!r}")
+    seed_list = None
+    if seeds is not None:
+        try:
+            seed_list = [int(x) for x in _csv(seeds) or []]
+        except ValueError:
+            seed_list = []
+        if not seed_list or min(seed_list) < 0 or len(set(seed_list)) != len(seed_list):
+            _fail(f"--seeds: expected distinct comma-separated integers >= 0, got {seeds!r}")
+    if out_dir.exists() and not out_dir.is_dir():
+        _fail(f"--out: {out_dir} exists and is not a folder")
     return specs(s, out_dir, seed_list, chosen)
 
 
 Jobs = Annotated[
     int | None,
     typer.Option(
-        min=1, help="Runs simulated in parallel local processes [default: one per CPU core]."
+        min=1, help="Runs simulated in parallel local processes (default: one per CPU core)."
     ),
 ]
 Sets = Annotated[
@@ -227,26 +236,24 @@ def run(
 ) -> None:
     """Run every sweep cell x method x seed of a scenario and print a summary table.
 
-    Each run writes OUT/[cell/]<method>/seed-<seed>/ with manifest.json, events.parquet and
-    evals.parquet. Complete runs that already exist are skipped (use --overwrite to redo them),
-    so an interrupted run or sweep resumes where it stopped.
+    Each run writes OUT/<cell>/<method>/seed-<seed>/ (no <cell> without a sweep) with
+    manifest.json, events.parquet and evals.parquet. Complete runs that already exist are
+    skipped (use --overwrite to redo them), so an interrupted run or sweep resumes where it
+    stopped.
 
     Example: apga-sim run scenarios/quick/quadratic_sqrt.yaml --out results/sqrt --jobs 2
     """
     from apga_sim.runner import summarize
-    from apga_sim.trace import read_manifest
 
     s = _load(file, sets)
     target = out_dir or Path("results") / s.name
     specs = _specs(s, file, target, seeds, methods)
     _execute(specs, jobs, ray, overwrite)
-    manifests = [read_manifest(sp.run_dir) for sp in specs]
     for cell in dict.fromkeys(tuple(sp.cell.items()) for sp in specs):
         if cell:
             out.print(", ".join(f"{k} = {v}" for k, v in cell))
-        print_summary(
-            summarize([m for m in manifests if tuple(m["cell"].items()) == cell]), s.target_return
-        )
+        rows = summarize([sp for sp in specs if tuple(sp.cell.items()) == cell])
+        print_summary(rows, s.target_return)
     out.print(f"traces: {target}/")
 
 
@@ -283,6 +290,8 @@ def tune(
     dest = write or file.with_name(f"{file.stem}.tuned.yaml")
     if dest.exists():
         _fail(f"{dest}: exists; pass --write with another path")
+    if not dest.parent.is_dir():
+        _fail(f"--write: folder {dest.parent} does not exist")
     specs = _specs(s, file, target, ",".join(map(str, s.tune.seeds)), None)
     _execute(specs, jobs, ray, overwrite=False)
     runs = {str(sp.run_dir) for sp in specs}
@@ -397,6 +406,7 @@ def export_trace(
     out_path: Annotated[
         Path | None, typer.Option("--out", help="Output file (default: RUN/trace.json).")
     ] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
 ) -> None:
     """Write one run's timeline as Chrome/Perfetto trace_event JSON (open in ui.perfetto.dev)."""
     import pandas as pd
@@ -407,7 +417,12 @@ def export_trace(
         _fail(f"--format: {format!r} is not supported; allowed: perfetto")
     if not (run / "events.parquet").is_file():
         _fail(f"{run}: not a run directory (no events.parquet)")
-    path = write(pd.read_parquet(run / "events.parquet"), out_path or run / "trace.json")
+    dest = out_path or run / "trace.json"
+    if dest.is_dir() or (dest.exists() and not overwrite):
+        _fail(f"--out: {dest} exists; choose another file or pass --overwrite")
+    if dest.name in ("manifest.json", "events.parquet", "evals.parquet"):
+        _fail(f"--out: {dest.name} is a trace file of a run; choose another name")
+    path = write(pd.read_parquet(run / "events.parquet"), dest)
     out.print(f"written: {path}")
 
 
@@ -429,6 +444,10 @@ def figures(
     if not files:
         _fail(f"{scenario_dir}: no scenario files (*.yaml)")
     loaded = [(f, _load(f)) for f in files]  # validate all before running any
+    names = [s.name for _, s in loaded]
+    twins = sorted({x for x in names if names.count(x) > 1})
+    if twins:
+        _fail(f"{scenario_dir}: scenario names pick folders; shared: {', '.join(twins)}")
     for f, s in loaded:
         out.print(f"[bold]{f}[/]")
         target = out_dir / s.name

@@ -25,6 +25,7 @@ import time as _time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from heapq import heappush
 from typing import Any
 
 import numpy as np
@@ -76,26 +77,53 @@ class Counters:
     eval_seconds: float = 0.0  # real seconds in evaluation (measurement, not simulated)
 
 
+LOW = 2
+"""An event priority below SimPy's NORMAL: such an event runs after the others of its instant."""
+
+TIME_RESOLUTION = 9
+"""Event times are rounded to 1e-9 s, so that e.g. 10 x 0.1 ties exactly with 1.0."""
+
+
+class _Clock(simpy.Environment):
+    """A SimPy environment with rounded event times and end-of-instant callbacks."""
+
+    def schedule(self, event: simpy.Event, priority: int = simpy.core.NORMAL, delay: float = 0):
+        """Schedule ``event`` at ``now + delay`` rounded to :data:`TIME_RESOLUTION` digits."""
+        when = round(self._now + delay, TIME_RESOLUTION)
+        heappush(self._queue, (when, priority, next(self._eid), event))  # as simpy does
+
+    def at_end_of_instant(self, callback: Callable[[simpy.Event], None]) -> None:
+        """Call ``callback`` once every other event of the current instant has run."""
+        event = simpy.Event(self)
+        event._ok, event._value = True, None  # a triggered event, as Event.succeed makes it
+        event.callbacks.append(callback)
+        self.schedule(event, LOW)
+
+
 class _Instant:
-    """Collects requests made at one simulated instant and handles them in worker order."""
+    """Collects the requests of one simulated instant and handles them in worker order.
 
-    def __init__(self, env: simpy.Environment, handler: Callable[..., Any]) -> None:
-        self.env, self.handler = env, handler
-        self.pending: list[tuple[int, tuple[Any, ...], simpy.Event]] = []
+    Compute completions and gradient arrivals go through one queue, which is handled once every
+    event of the instant has run, so simultaneous events are processed by worker number.
+    """
 
-    def submit(self, worker: int, *payload: Any) -> simpy.Event:
-        """Queue a request; the returned event succeeds with the handler's answer."""
+    def __init__(self, env: _Clock) -> None:
+        self.env = env
+        self.pending: list[tuple[int, Callable[..., Any], tuple[Any, ...], simpy.Event]] = []
+
+    def submit(self, worker: int, handler: Callable[..., Any], *payload: Any) -> simpy.Event:
+        """Queue ``handler(worker, *payload)``; the returned event succeeds with its answer."""
         if not self.pending:
-            self.env.timeout(0).callbacks.append(self._flush)
+            self.env.at_end_of_instant(self._flush)
         event = self.env.event()
-        self.pending.append((worker, payload, event))
+        self.pending.append((worker, handler, payload, event))
         return event
 
     def _flush(self, _: simpy.Event) -> None:
         batch = sorted(self.pending, key=lambda item: item[0])
         self.pending = []
-        for worker, payload, event in batch:
-            event.succeed(self.handler(worker, *payload))
+        for worker, handler, payload, event in batch:
+            event.succeed(handler(worker, *payload))
 
 
 class _Round:
@@ -124,17 +152,17 @@ class Engine:
     ) -> None:
         self.c, self.agg, self.opt, self.oracle = cluster, aggregator, optimizer, oracle
         self.budget, self.rec, self.on_update = budget, recorder, on_update
-        self.env = simpy.Environment()
+        self.env = _Clock()
         self.counters = Counters()
         n = cluster.n
         self.inbox: list[simpy.Store] = [simpy.Store(self.env) for _ in range(n + 1)]
         self.next_job = [0] * (n + 1)
-        self.messages = [0] * (n + 1)
+        self.uploads = [0] * (n + 1)  # per-worker message counters (k of u_i(k), v_i(k))
+        self.downloads = [0] * (n + 1)
         self.running: dict[int, tuple[Job, simpy.Process]] = {}
         self.round: _Round | None = None
         self.finished = self.env.event()
-        self.completions = _Instant(self.env, self._on_completion)
-        self.arrivals = _Instant(self.env, self._on_arrival)
+        self.instant = _Instant(self.env)
 
     # ----------------------------------------------------------------- running
     def run(self) -> Counters:
@@ -197,8 +225,8 @@ class Engine:
     def _send(self, i: int, assignment: Any, version: int):
         """Download a point to worker i, then hand it over."""
         via_server = self.c.mode == "server" or not self.agg.rounds
-        seconds = self.c.v.time(i, self.messages[i]) if via_server else 0.0
-        self.messages[i] += 1
+        seconds = self.c.v.time(i, self.downloads[i]) if via_server else 0.0
+        self.downloads[i] += 1
         yield from self._comm(i, "download", seconds, version)
         yield self.inbox[i].put(assignment)
 
@@ -231,7 +259,7 @@ class Engine:
                 except simpy.Interrupt:
                     break  # cancelled; recorded by the canceller
                 del self.running[i]
-                decision = yield self.completions.submit(i, job, assignment)
+                decision = yield self.instant.submit(i, self._on_completion, job, assignment)
                 if decision != CONTINUE:
                     break
 
@@ -241,7 +269,11 @@ class Engine:
     def _on_completion(self, i: int, job: Job, assignment: tuple) -> str:
         if not self.agg.rounds:
             self.rec.event(self.env.now, i, "compute_end", job.version, job=job.index, job_ref=job)
-            self.env.process(self._async_upload(i, job))
+            seconds = self._upload_time(i)
+            if seconds > 0:
+                self.env.process(self._async_upload(i, job, seconds))
+            else:  # arrives at once: applied now, in worker order with this instant's arrivals
+                self._on_arrival(i, job)
             return IDLE
         rnd: _Round = assignment[2]
         if rnd.stopped:  # finished at the stop instant but after the stopping job: not used
@@ -279,7 +311,7 @@ class Engine:
             for i in range(1, self.c.n + 1):
                 self.env.process(self._send(i, (rnd.point, rnd.version, rnd), rnd.version))
             yield rnd.finished
-            if self.c.server_time > 0:
+            if self.c.mode == "server" and self.c.server_time > 0:
                 yield self.env.timeout(self.c.server_time)
             jobs, weights = self.agg.weights()
             g = self._gradient(list(jobs), list(weights))
@@ -307,8 +339,7 @@ class Engine:
         self.env.process(self._round_upload(i, rnd))
 
     def _round_upload(self, i: int, rnd: _Round):
-        seconds = self.c.u.time(i, self.messages[i])
-        self.messages[i] += 1
+        seconds = self._upload_time(i)
         yield from self._comm(i, "upload", seconds, rnd.version)
         rnd.uploads_pending -= 1
         if rnd.stopped and rnd.uploads_pending == 0:
@@ -323,11 +354,14 @@ class Engine:
         rnd.finished.succeed()
 
     # ----------------------------------------------------------------- asynchronous
-    def _async_upload(self, i: int, job: Job):
-        seconds = self.c.u.time(i, self.messages[i])
-        self.messages[i] += 1
+    def _upload_time(self, i: int) -> float:
+        seconds = self.c.u.time(i, self.uploads[i])
+        self.uploads[i] += 1
+        return seconds
+
+    def _async_upload(self, i: int, job: Job, seconds: float):
         yield from self._comm(i, "upload", seconds, job.version)
-        yield self.arrivals.submit(i, job)
+        yield self.instant.submit(i, self._on_arrival, job)
 
     def _on_arrival(self, i: int, job: Job) -> None:
         if self.finished.triggered:

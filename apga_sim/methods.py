@@ -62,7 +62,9 @@ TUNABLE = ("alpha", "eta", "M")
 class _Method(BaseModel):
     model_config = ConfigDict(extra="forbid")
     label: str | None = Field(
-        None, description="Name of this entry in traces and plots (default: the method name)."
+        None,
+        pattern=r"^[A-Za-z0-9_\-][A-Za-z0-9_.\-\[\]=,+]*$",
+        description="Name of this entry in traces, folders and plots (default: the method name).",
     )
     alpha: PositiveFloat | Grid = Field(description="Step length (NIGT) or step size (SGD).")
 
@@ -83,7 +85,7 @@ class _Method(BaseModel):
         entries = []
         for combo in itertools.product(*grids.values()):
             values = dict(zip(grids, combo, strict=True))
-            tag = ",".join(f"{k}={v:g}" for k, v in values.items())
+            tag = ",".join(f"{k}={v!r}" for k, v in values.items())
             data = self.model_dump() | values | {"label": f"{self.display}[{tag}]"}
             entries.append(type(self).model_validate(data))
         return entries

@@ -47,7 +47,7 @@ class RunSpec:
     @property
     def run_dir(self) -> Path:
         """Where the run's trace goes."""
-        cell = "_".join(f"{k}={v}" for k, v in self.cell.items())
+        cell = "_".join(f"{k}={v}" for k, v in self.cell.items()).replace("/", "_")
         base = self.out / cell if cell else self.out
         return base / self.method / f"seed-{self.seed}"
 
@@ -97,6 +97,15 @@ def _git_commit() -> str | None:
     return out.stdout.strip() or None
 
 
+NOT_IN_RUN = ("name", "description", "seeds", "methods", "target_return", "tune", "tuned", "sweep")
+"""Scenario fields that do not change a run's trace (the run's own method and seed do)."""
+
+
+def run_identity(scenario: dict[str, Any], method: dict[str, Any]) -> dict[str, Any]:
+    """What determines a run's trace, from the JSON dumps of its scenario and method entry."""
+    return {k: v for k, v in scenario.items() if k not in NOT_IN_RUN} | {"method": method}
+
+
 def check_existing(spec: RunSpec, overwrite: bool) -> str:
     """Decide what to do with ``spec``'s directory: ``run`` or ``skip``; refuse a foreign one."""
     manifest_path = spec.run_dir / "manifest.json"
@@ -109,7 +118,9 @@ def check_existing(spec: RunSpec, overwrite: bool) -> str:
     if overwrite:
         return "run"
     manifest = read_manifest(spec.run_dir)
-    if manifest.get("scenario") != spec.scenario.model_dump(mode="json"):
+    method = spec.scenario.method(spec.method).model_dump(mode="json")
+    mine = run_identity(spec.scenario.model_dump(mode="json"), method)
+    if run_identity(manifest.get("scenario", {}), manifest.get("method_config", {})) != mine:
         raise ScenarioError(
             f"{spec.run_dir}: holds a run of a different scenario; choose "
             "another --out, or pass --overwrite to replace it"
@@ -159,7 +170,7 @@ def run_one(spec: RunSpec, progress: ProgressFn | None = None) -> dict[str, Any]
             engine.env.process(eval_clock())
         status = "incomplete"
         try:
-            counters = engine.run()
+            engine.run()
             status = "complete"
         finally:
             counters = engine.counters
@@ -263,8 +274,17 @@ def run_many(
     return [manifests[id(spec)] for spec in specs]
 
 
-def summarize(manifests: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per-method rows: runs, median updates, simulated time, time-to-target, final return."""
+def summarize(runs: list[RunSpec]) -> list[dict[str, Any]]:
+    """Per-method rows: runs, median updates, simulated time, time-to-target, final return.
+
+    Time-to-target is recomputed from the evaluations with the scenario's current target.
+    """
+    manifests = []
+    for spec in runs:
+        target = spec.scenario.target_return
+        evals = pd.read_parquet(spec.run_dir / "evals.parquet")
+        ttt = None if target is None else time_to_target(evals, target)
+        manifests.append(read_manifest(spec.run_dir) | {"time_to_target": ttt})
     rows = []
     for label in dict.fromkeys(m["method"] for m in manifests):
         ms = [m for m in manifests if m["method"] == label]

@@ -12,10 +12,12 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     NonNegativeFloat,
+    NonNegativeInt,
     PositiveFloat,
     PositiveInt,
     ValidationError,
@@ -31,6 +33,15 @@ from apga_sim.timing import EqualProfile, Profile, TraceProfile, check_profile
 
 class ScenarioError(ValueError):
     """A scenario file that cannot be used; the message names the field and what is allowed."""
+
+
+def _unique(values: list[int]) -> list[int]:
+    if len(set(values)) != len(values):
+        raise ValueError(f"seeds must be distinct (got {values})")
+    return values
+
+
+Seeds = Annotated[list[NonNegativeInt], Field(min_length=1), AfterValidator(_unique)]
 
 
 class _Strict(BaseModel):
@@ -101,9 +112,8 @@ class Evaluation(_Strict):
 class Tune(_Strict):
     """How `apga-sim tune` chooses among grid values."""
 
-    seeds: list[int] = Field(
+    seeds: Seeds = Field(
         [1000, 1001],
-        min_length=1,
         description="Tuning seeds (kept apart from the evaluation seeds).",
     )
     criterion: Literal["time_to_target", "auc"] = Field(
@@ -120,7 +130,11 @@ def _zero() -> EqualProfile:
 class Scenario(_Strict):
     """One experiment: an objective, a cluster, methods to compare, seeds and a budget."""
 
-    name: str = Field("scenario", pattern=r"^[A-Za-z0-9_.\-]+$", description="Short id.")
+    name: str = Field(
+        "scenario",
+        pattern=r"^[A-Za-z0-9_\-][A-Za-z0-9_.\-]*$",
+        description="Short id (a folder name).",
+    )
     description: str = ""
     n: PositiveInt = Field(description="Number of workers.")
     oracle: OracleConfig
@@ -133,11 +147,11 @@ class Scenario(_Strict):
     )
     aggregation: Aggregation = Field(default_factory=Aggregation)
     methods: list[MethodConfig] = Field(min_length=1)
-    seeds: list[int] = Field([0], min_length=1)
+    seeds: Seeds = Field([0], description="Seeds: every run of a method uses one of them.")
     budget: Budget
     eval: Evaluation = Field(default_factory=Evaluation)
     target_return: float | None = Field(None, description="Return that defines time-to-target.")
-    sweep: dict[str, list[Any]] | None = Field(
+    sweep: dict[str, list[int | float | str]] | None = Field(
         None,
         description="Parameters to sweep, e.g. {n: [5, 10, 20]} or {h.scale: [0.5, 1]}; "
         "dotted paths into this scenario, `methods.M` sets M of every method. Cartesian product.",
@@ -158,17 +172,9 @@ class Scenario(_Strict):
     @model_validator(mode="after")
     def _fits_n(self) -> Scenario:
         for field in ("h", "u", "v"):
-            problem = check_profile(getattr(self, field), self.n)
+            problem = check_profile(getattr(self, field), self.n, positive=field == "h")
             if problem:
                 raise ValueError(f"{field}: {problem}")
-        for k, m in enumerate(self.methods):
-            for attr in ("M", "M_init"):
-                value = getattr(m, attr, None)
-                if m.name.startswith("malenia") and isinstance(value, int) and value < self.n:
-                    raise ValueError(f"methods.{k}.{attr}: Malenia needs {attr} >= n = {self.n}")
-        labels = [m.display for m in self.methods]
-        if len(set(labels)) != len(labels):
-            raise ValueError("methods: two entries share a name; give each a distinct label")
         return self
 
     def expanded(self) -> Scenario:
@@ -207,26 +213,41 @@ def parse_scenario(data: Any, source: str = "<scenario>", base_dir: Path | None 
         s = Scenario.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
         raise ScenarioError(_format(exc, source)) from None
+    labels = []
     for k, m in enumerate(s.methods):
         try:
-            m.expand()
+            labels += [e.display for e in m.expand()]
         except ValidationError as exc:
             raise ScenarioError(_format(exc, source, ("methods", str(k), m.name))) from None
+    if len(set(labels)) != len(labels):
+        raise ScenarioError(
+            f"{source}: invalid scenario\n  methods: two entries share the name "
+            f"{next(x for x in labels if labels.count(x) > 1)!r}; give each a distinct label "
+            "(or distinct grid values)"
+        )
     return s
 
 
 def set_path(data: dict[str, Any], path: str, value: Any, where: str) -> None:
     """Set ``value`` at a dotted ``path`` of raw scenario data (``methods.M``: every method)."""
-    if path == "methods.M":
-        for method in data["methods"]:
-            method["M"] = value
+    if path == "methods.M":  # M of every round-based method
+        methods = data.get("methods")
+        if not isinstance(methods, list):
+            raise ScenarioError(f"{where}.{path}: the scenario has no list of methods")
+        for method in methods:
+            if (
+                isinstance(method, dict)
+                and ("M" in method or "b" not in method)
+                and str(method.get("name", "")).startswith(("rennala", "malenia", "sync"))
+            ):
+                method["M"] = value
         return
     keys = path.split(".")
     node = data
     for key in keys[:-1]:
-        if not isinstance(node.get(key), dict):
+        node = node.setdefault(key, {})  # a section left at its default is created
+        if not isinstance(node, dict):
             raise ScenarioError(f"{where}.{path}: {key!r} is not a section of the scenario")
-        node = node[key]
     node[keys[-1]] = value
 
 
@@ -236,9 +257,11 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     if not path.is_file():
         raise ScenarioError(f"{path}: no such scenario file")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{path}: not a UTF-8 text file") from None
     if isinstance(data, dict):
         for key, value in (overrides or {}).items():
             set_path(data, key, value, "--set")

@@ -172,10 +172,23 @@ Profile = Annotated[
 ]
 
 
-def check_profile(p: Profile, n: int) -> str | None:
-    """Return why profile ``p`` does not fit ``n`` workers, or ``None`` if it does."""
-    if isinstance(p, ListProfile) and len(p.values) != n:
-        return f"has {len(p.values)} values but n = {n}"
+def check_profile(p: Profile, n: int, positive: bool = False) -> str | None:
+    """Return why profile ``p`` does not fit ``n`` workers, or ``None`` if it does.
+
+    With ``positive`` (compute times) every time must be > 0, or simulated time would stand still.
+    """
+    if positive and isinstance(p.scale, float | int) and p.scale <= 0:
+        return "scale must be > 0 for compute times"
+    if isinstance(p, ListProfile):
+        if len(p.values) != n:
+            return f"has {len(p.values)} values but n = {n}"
+        if positive and min(p.values) <= 0:
+            return "compute times must be > 0"
+    if isinstance(p, RandomProfile):
+        if p.dist in ("exponential", "gamma") and p.mean <= 0:
+            return f"mean must be > 0 for {p.dist} (got {p.mean})"
+        if p.dist == "uniform" and not (p.low <= p.high and (p.low > 0 or not positive)):
+            return f"needs {'0 < ' if positive else ''}low <= high (got {p.low}, {p.high})"
     if isinstance(p, TraceProfile):
         if not p.path.is_file():
             return f"trace file {str(p.path)!r} does not exist"
@@ -185,8 +198,8 @@ def check_profile(p: Profile, n: int) -> str | None:
             return f"trace file {str(p.path)!r} needs columns worker (1..{n}) and time: {exc}"
         if any(not r for r in rows):
             return f"trace file {str(p.path)!r} must give a time for every worker 1..{n}"
-        if any(t < 0 for r in rows for t in r):
-            return f"trace file {str(p.path)!r} has a negative time"
+        if any(t < 0 or (positive and t == 0) for r in rows for t in r):
+            return f"trace file {str(p.path)!r} has a time {'<=' if positive else '<'} 0"
     return None
 
 

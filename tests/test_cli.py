@@ -73,6 +73,12 @@ def test_existing_runs_are_skipped_not_overwritten(quick_yaml, tmp_path):
     res = run("run", str(path), "--out", str(out), "--seeds", "0")
     assert res.exit_code == 0 and "skipped" in res.output
     assert manifest.read_text() == before
+    # Edits that do not change a run (a new seed or method, another description or target)
+    # resume: the complete run is kept.
+    grown = GOOD | {"seeds": [0, 5], "description": "more", "target_return": -3.0}
+    res = run("run", str(quick_yaml(grown, "grown.yaml")), "--out", str(out), "--seeds", "0")
+    assert res.exit_code == 0 and res.output.count("complete, skipped") == 2, res.output
+    assert manifest.read_text() == before
     changed = quick_yaml(GOOD | {"budget": {"updates": 3}}, "other.yaml")
     res = run("run", str(changed), "--out", str(out), "--seeds", "0")
     assert res.exit_code == 2 and "different scenario" in res.output
@@ -160,6 +166,20 @@ BAD = [
     (_bad(u={"kind": "equal", "scale": -1}), "u.equal.scale", ">= 0"),
     (_bad(charge="per_second"), "charge", "per_gradient"),
     (_bad(aggregation={"mode": "gossip"}), "aggregation.mode", "'server' or 'allreduce'"),
+    (_bad(h={"kind": "equal", "scale": 0}), "h", "scale must be > 0"),
+    (_bad(h={"kind": "list", "values": [1.0, 0.0, 1.0]}), "h", "compute times must be > 0"),
+    (_bad(h={"kind": "random", "dist": "exponential", "mean": -1}), "h", "mean must be > 0"),
+    (_bad(u={"kind": "random", "dist": "uniform", "low": 2, "high": 1}), "u", "low <= high"),
+    (_bad(seeds=[-1]), "seeds.0", "greater than or equal to 0"),
+    (_bad(seeds=[0, 0]), "seeds", "distinct"),
+    (_bad(name=".."), "name", "should match pattern"),
+    (_bad(methods=[{"name": "afedpg", "alpha": 0.1, "label": "../x"}]), "label", "pattern"),
+    (
+        _bad(methods=[{"name": "afedpg", "alpha": 0.1}, {"name": "afedpg", "alpha": 0.2}]),
+        "methods",
+        "distinct label",
+    ),
+    (_bad(sweep={"h.values": [[1, 2, 3]]}), "sweep.h.values", "valid"),
 ]
 
 
@@ -210,6 +230,7 @@ def test_set_overrides_a_field_and_bad_set_is_refused(quick_yaml, tmp_path):
     manifest = json.loads((tmp_path / "o" / "afedpg" / "seed-0" / "manifest.json").read_text())
     assert manifest["counters"]["updates"] == 4 and manifest["scenario"]["n"] == 2
     for bad, message in (
+        ("budget.time=[", "not a YAML value"),
         ("budget", "expected KEY=VALUE"),
         ("n=0", "n: Input should be"),
         ("name.x=1", "--set.name.x"),
@@ -217,3 +238,43 @@ def test_set_overrides_a_field_and_bad_set_is_refused(quick_yaml, tmp_path):
         res = run("run", str(path), "--set", bad, "--out", str(tmp_path / "bad"))
         assert res.exit_code == 2 and message in res.output, res.output
     assert not (tmp_path / "bad").exists()
+
+
+def test_more_bad_options_fail_cleanly(quick_yaml, tmp_path):
+    path = quick_yaml(GOOD)
+    (tmp_path / "file").write_text("x")
+    cases = [
+        (["run", str(path), "--seeds", ",", "--out", str(tmp_path / "o")], "--seeds"),
+        (["run", str(path), "--seeds", "1,1", "--out", str(tmp_path / "o")], "--seeds"),
+        (["run", str(path), "--out", str(tmp_path / "file")], "not a folder"),
+        (["tune", str(path), "--write", str(tmp_path / "no" / "x.yaml")], "nothing to tune"),
+    ]
+    for args, message in cases:
+        res = run(*args)
+        assert res.exit_code == 2 and message in res.output, res.output
+        assert "Traceback" not in res.output
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes("name: caf\xe9\n".encode("latin-1"))
+    res = run("validate", str(latin))
+    assert res.exit_code == 2 and "UTF-8" in res.output
+
+
+def test_set_creates_a_default_section_and_sweeps_m_of_round_methods(quick_yaml, tmp_path):
+    from apga_sim.scenario import load_scenario
+
+    s = load_scenario(quick_yaml(GOOD), {"u.kind": "equal", "u.scale": 2.0, "methods.M": 6})
+    assert s.u.scale == 2.0
+    assert [getattr(m, "M", None) for m in s.methods] == [6, None]  # afedpg has no M
+
+
+def test_export_trace_never_overwrites(tmp_path, quick_yaml):
+    out = tmp_path / "o"
+    assert run("run", str(quick_yaml(GOOD)), "--out", str(out), "--seeds", "0").exit_code == 0
+    rd = out / "afedpg" / "seed-0"
+    assert run("export-trace", str(rd)).exit_code == 0
+    res = run("export-trace", str(rd))
+    assert res.exit_code == 2 and "--overwrite" in res.output
+    assert run("export-trace", str(rd), "--overwrite").exit_code == 0
+    res = run("export-trace", str(rd), "--out", str(rd / "manifest.json"), "--overwrite")
+    assert res.exit_code == 2 and "trace file of a run" in res.output
+    assert json.loads((rd / "manifest.json").read_text())["method"] == "afedpg"

@@ -314,3 +314,75 @@ def test_async_methods_use_the_server_even_in_allreduce_mode():
         for mode in ("server", "allreduce")
     )
     assert update_times(allreduce).tolist() == update_times(server).tolist()
+
+
+def test_malenia_rule_holds_at_exact_equality():
+    # n = 3, h = 1: after 5 completions each, (3 / (3/5)) = 5 = M / n exactly -> stop at t = 5.
+    s = make_scenario(
+        h={"kind": "equal"},
+        methods=[{"name": "malenia_nigt", "alpha": 0.1, "M": 15}],
+        budget={"updates": 1},
+    )
+    events, engine, _ = simulate(s)
+    assert update_times(events).tolist() == [5.0]
+    assert engine.counters.gradients_consumed == 15
+
+
+def test_simultaneous_async_arrivals_are_applied_in_worker_order():
+    # w1: download 1, compute 1, upload 0 -> arrives at 2; w2: compute 0.5, upload 1.5 -> 2.
+    s = make_scenario(
+        n=2,
+        h={"kind": "list", "values": [1.0, 0.5]},
+        u={"kind": "list", "values": [0.0, 1.5]},
+        v={"kind": "list", "values": [1.0, 0.0]},
+        methods=[{"name": "async_pg", "alpha": 0.1}],
+        budget={"updates": 2},
+    )
+    events, _, _ = simulate(s)
+    ups = events[events.kind == "update"]
+    assert ups.time.tolist() == [2.0, 2.0]
+    assert ups.staleness.tolist() == [0, 1]  # w1's gradient (version 0) first, then w2's
+
+
+def test_per_message_times_count_uploads_and_downloads_apart(tmp_path):
+    from apga_sim.scenario import load_scenario
+
+    (tmp_path / "u.csv").write_text("worker,job,time\n1,0,1\n1,1,2\n1,2,3\n1,3,4\n")
+    (tmp_path / "s.yaml").write_text(
+        "n: 1\noracle: {kind: quadratic, dim: 2}\nh: {kind: equal}\n"
+        "u: {kind: trace, path: u.csv}\nv: {kind: equal, scale: 0.5}\n"
+        "methods: [{name: async_pg, alpha: 0.1}]\nbudget: {updates: 3}\n"
+    )
+    events, _, _ = simulate(load_scenario(tmp_path / "s.yaml"))
+    starts = events[events.kind == "upload_start"].time.to_numpy()
+    ends = events[events.kind == "upload_end"].time.to_numpy()
+    assert (ends - starts).tolist() == [1.0, 2.0, 3.0]
+
+
+def test_ties_are_exact_despite_floating_point_sums():
+    # Ten jobs of 0.1 end at 1.0 exactly, tying with worker 1's first job: worker order decides.
+    s = make_scenario(
+        n=2,
+        h={"kind": "list", "values": [1.0, 0.1]},
+        methods=[{"name": "rennala_pg", "alpha": 0.1, "M": 10}],
+        budget={"updates": 1},
+    )
+    events, engine, _ = simulate(s)
+    assert update_times(events).tolist() == [1.0]
+    ends = events[events.kind == "compute_end"]
+    assert ends.worker.value_counts().to_dict() == {2: 9, 1: 1}
+
+
+def test_allreduce_mode_ignores_server_time():
+    s = make_scenario(
+        **COMM,
+        aggregation={
+            "mode": "allreduce",
+            "server_time": 0.5,
+            "allreduce": {"kind": "constant", "value": 0.4},
+        },
+        methods=[{"name": "rennala_nigt", "alpha": 0.1, "M": 3}],
+        budget={"updates": 1},
+    )
+    events, _, _ = simulate(s)
+    assert update_times(events).tolist() == [2.4]

@@ -9,10 +9,3 @@ class Asynchronous(Aggregator):
     """The asynchronous aggregator: the engine applies each gradient on arrival."""
 
     rounds = False
-
-    def done(self) -> bool:  # noqa: D102
-        return True
-
-    def weights(self):  # noqa: D102
-        jobs = self.consumed()
-        return jobs, [1.0] * len(jobs)

@@ -5,6 +5,8 @@ The result g = (1/n) sum_i s_i / M_i weighs every worker's environment 1/n, what
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from apga_sim.algorithms.rennala import Rennala
 
 
@@ -15,8 +17,8 @@ class Malenia(Rennala):
         m = self.counts[1:]
         if min(m) < 1:
             return False
-        harmonic = self.n / sum(1.0 / mi for mi in m)
-        return harmonic >= self.target / self.n
+        # (n / sum_i 1/M_i) >= M / n, in exact rational arithmetic (floats miss equality)
+        return self.target * sum(Fraction(1, mi) for mi in m) <= self.n * self.n
 
     def weights(self):  # noqa: D102
         jobs = self.consumed()
