@@ -136,7 +136,7 @@ class Scenario(_Strict):
         description="Short id (a folder name).",
     )
     description: str = ""
-    n: PositiveInt = Field(description="Number of workers.")
+    n: PositiveInt = Field(le=100_000, description="Number of workers (at most 100000).")
     oracle: OracleConfig
     h: Profile = Field(description="Compute time per gradient job (or per env step).")
     u: Profile = Field(default_factory=_zero, description="Upload time of one d-vector.")

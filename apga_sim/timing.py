@@ -26,8 +26,9 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFlo
 
 Scale = float | Annotated[str, Field(pattern=r"^d\^-?[0-9]*\.?[0-9]+$")]
 
-# Stream tags keep the random streams of different quantities apart.
-STREAM_TAGS = {"h": 11, "u": 12, "v": 13}
+# Stream tags keep the random streams of different quantities apart, and apart from the
+# oracles' job streams (seed, worker, index, ...), whose second entry is a worker id < 10^6.
+STREAM_TAGS = {"h": 1_000_011, "u": 1_000_012, "v": 1_000_013}
 
 
 class _Profile(BaseModel):
