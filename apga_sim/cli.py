@@ -97,7 +97,9 @@ def _fmt(x: float) -> str:
 
 def print_summary(rows: list[dict[str, Any]], target: float | None) -> None:
     """Print the per-method summary table of a set of runs."""
-    table = Table(title=f"summary: medians over seeds, target return {target}")
+    table = Table(
+        title=f"summary: medians over seeds (not reached counts as infinite), target {target}"
+    )
     for col in (
         "method",
         "runs",
@@ -109,7 +111,7 @@ def print_summary(rows: list[dict[str, Any]], target: float | None) -> None:
     ):
         table.add_column(col, justify="left" if col == "method" else "right")
     for r in rows:
-        ttt = "not reached" if r["reached"] == 0 else _fmt(r["time_to_target"])
+        ttt = "not reached" if math.isinf(r["time_to_target"]) else _fmt(r["time_to_target"])
         table.add_row(
             escape(r["method"]),
             str(r["runs"]),

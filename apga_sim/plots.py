@@ -50,6 +50,8 @@ METHODS: dict[str, tuple[str, str]] = {
 }
 _EXTRA_COLOURS = ("C9", "C6", "#1b9e77", "#d95f02", "#7570b3", "#e7298a")
 
+DASHES = ("-", "--", "-.", ":")
+
 #: Timeline state -> colour.
 STATE_COLOURS: dict[str, str] = {
     "compute": "#3a7dc9",
@@ -154,10 +156,11 @@ def curves(
         fig = Figure(figsize=(max(3.4, 2.6 * len(columns)), 2.4), layout="constrained")
         axes = fig.subplots(1, len(columns), sharey=True, squeeze=False)[0]
         for ax, column in zip(axes, columns, strict=True):
-            for name in groups:
+            for k, name in enumerate(groups):
                 label, colour = styles[name]
                 part = data[(data["panel"] == column) & (data[by] == name)]
-                ax.plot(part["time"], part["median"], color=colour, label=label)
+                # distinct dashes keep identical curves (e.g. Rennala = Synchronous) visible
+                ax.plot(part["time"], part["median"], color=colour, label=label, ls=DASHES[k % 4])
                 ax.fill_between(
                     part["time"], part["lower"], part["upper"], color=colour, alpha=0.2, lw=0
                 )

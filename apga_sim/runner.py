@@ -10,7 +10,6 @@ different scenario is refused.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import math
 import multiprocessing as mp
 import platform
 import subprocess
@@ -24,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from apga_sim.analysis import time_to_target
+from apga_sim.analysis import quantile, time_to_target
 from apga_sim.engine import Budget, Cluster, Engine
 from apga_sim.oracles import build_oracle
 from apga_sim.scenario import RingAllReduce, Scenario, ScenarioError, TwiceMaxUpload
@@ -288,15 +287,15 @@ def summarize(runs: list[RunSpec]) -> list[dict[str, Any]]:
     rows = []
     for label in dict.fromkeys(m["method"] for m in manifests):
         ms = [m for m in manifests if m["method"] == label]
-        ttt = [m["time_to_target"] for m in ms if m["time_to_target"] is not None]
+        ttt = [np.inf if m["time_to_target"] is None else m["time_to_target"] for m in ms]
         rows.append(
             {
                 "method": label,
                 "runs": len(ms),
                 "updates": float(np.median([m["counters"]["updates"] for m in ms])),
                 "sim_time": float(np.median([m["counters"]["sim_time"] for m in ms])),
-                "reached": len(ttt),
-                "time_to_target": float(np.median(ttt)) if ttt else math.nan,
+                "reached": int(np.isfinite(ttt).sum()),
+                "time_to_target": quantile(ttt, 0.5),  # inf: the median run never reached it
                 "final_return": float(np.median([m["final_return"] for m in ms])),
             }
         )
