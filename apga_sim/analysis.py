@@ -58,7 +58,8 @@ def quantile(values: Sequence[float] | np.ndarray, q: float) -> float:
 
     The result is ``inf`` whenever the interpolation touches a run that did not reach the target.
     """
-    x = np.sort(np.nan_to_num(np.asarray(values, dtype=float), nan=np.inf))
+    x = np.asarray(values, dtype=float)
+    x = np.sort(np.where(np.isnan(x), np.inf, x))  # (nan_to_num would also turn inf finite)
     if x.size == 0:
         return float("nan")
     pos = q * (x.size - 1)

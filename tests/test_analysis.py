@@ -119,6 +119,7 @@ def test_quantile_counts_missing_as_infinite():
     assert analysis.quantile([1, 2, np.nan, 4], 0.8) == math.inf
     assert analysis.quantile([1, 2, np.nan], 0.5) == 2.0
     assert analysis.quantile([np.nan, np.nan], 0.5) == math.inf
+    assert analysis.quantile([1.0, math.inf, math.inf], 0.5) == math.inf  # inf stays infinite
     assert math.isnan(analysis.quantile([], 0.5))
     x = [3.0, 1.0, 7.0, 2.0, 11.0]
     for q in (0.2, 0.5, 0.8):

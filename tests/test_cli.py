@@ -278,3 +278,9 @@ def test_export_trace_never_overwrites(tmp_path, quick_yaml):
     res = run("export-trace", str(rd), "--out", str(rd / "manifest.json"), "--overwrite")
     assert res.exit_code == 2 and "trace file of a run" in res.output
     assert json.loads((rd / "manifest.json").read_text())["method"] == "afedpg"
+
+
+def test_run_summary_says_not_reached_when_the_median_run_never_reaches(quick_yaml, tmp_path):
+    res = run("run", str(quick_yaml(GOOD | {"target_return": 0.0})), "--out", str(tmp_path / "o"))
+    assert res.exit_code == 0, res.output
+    assert res.output.count("not reached") == 2 and "e+308" not in res.output
