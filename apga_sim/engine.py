@@ -160,7 +160,6 @@ class Engine:
         self.uploads = [0] * (n + 1)  # per-worker message counters (k of u_i(k), v_i(k))
         self.downloads = [0] * (n + 1)
         self.running: dict[int, tuple[Job, simpy.Process]] = {}
-        self.round: _Round | None = None
         self.finished = self.env.event()
         self.instant = _Instant(self.env)
 
@@ -250,7 +249,7 @@ class Engine:
                     "compute_start",
                     version,
                     job=job.index,
-                    round=self._round_index(),
+                    round=None if rnd is None else rnd.index,
                 )
                 self.counters.jobs_started += 1
                 self.running[i] = (job, self.env.active_process)  # type: ignore[assignment]
@@ -262,9 +261,6 @@ class Engine:
                 decision = yield self.instant.submit(i, self._on_completion, job, assignment)
                 if decision != CONTINUE:
                     break
-
-    def _round_index(self) -> int | None:
-        return None if self.round is None else self.round.index
 
     def _on_completion(self, i: int, job: Job, assignment: tuple) -> str:
         if not self.agg.rounds:
@@ -307,7 +303,6 @@ class Engine:
         while True:
             self.agg.begin_round()
             rnd = _Round(self.env, self.agg.round, self.opt.query(), self.opt.version)
-            self.round = rnd
             for i in range(1, self.c.n + 1):
                 self.env.process(self._send(i, (rnd.point, rnd.version, rnd), rnd.version))
             yield rnd.finished
