@@ -23,6 +23,8 @@ from apga_sim import analysis
 
 TIME_LABEL = "simulated time [s]"
 RETURN_LABEL = "average return"
+#: x column of :func:`curves` -> axis label.
+X_LABELS = {"time": TIME_LABEL, "update": "updates (server steps)"}
 
 #: Paper-size style: small figures, fonts readable at column width.
 STYLE: dict[str, object] = {
@@ -76,25 +78,33 @@ def _order(values: pd.Series) -> list:
     return [m for m in METHODS if m in present] + [v for v in present if v not in METHODS]
 
 
-def step_values(results_df: pd.DataFrame, grid: np.ndarray, column: str) -> pd.DataFrame:
+def step_values(
+    results_df: pd.DataFrame, grid: np.ndarray, column: str, x: str = "time"
+) -> pd.DataFrame:
     """Each run's ``column`` on ``grid``, held from each evaluation to the next.
 
     A grid point before a run's first or after its last evaluation is NaN (no data there).
 
+    Args:
+        results_df: Tidy results.
+        grid: Values of ``x``.
+        column: Return column.
+        x: Column the grid runs over (``time``, or ``update`` for the update count).
+
     Returns:
-        Index ``grid`` (named ``time``), one column per run (its run keys joined by ``|``).
+        Index ``grid`` (named ``x``), one column per run (its run keys joined by ``|``).
 
     """
     out = {}
     for key, run in results_df.groupby(analysis.run_keys(results_df), sort=False):
-        run = run.dropna(subset=[column]).sort_values("time", kind="stable")
-        times, values = run["time"].to_numpy(), run[column].to_numpy(dtype=float)
+        run = run.dropna(subset=[column]).sort_values("time", kind="stable")  # x grows with time
+        times, values = run[x].to_numpy(dtype=float), run[column].to_numpy(dtype=float)
         held = out["|".join(map(str, key))] = np.full(len(grid), np.nan)
         if len(times):
             idx = np.searchsorted(times, grid, side="right") - 1
             inside = (idx >= 0) & (grid <= times[-1])
             held[inside] = values[idx[inside]]
-    return pd.DataFrame(out, index=pd.Index(grid, name="time"))
+    return pd.DataFrame(out, index=pd.Index(grid, name=x))
 
 
 def _return_columns(results_df: pd.DataFrame) -> list[str]:
@@ -110,6 +120,8 @@ def curves(
     points: int = 200,
     band: tuple[float, float] = (0.2, 0.8),
     by: str = "method",
+    x: str = "time",
+    target: float | None = None,
 ) -> tuple[Figure, pd.DataFrame]:
     """Return against simulated time, one line per method: median over seeds and a quantile band.
 
@@ -125,21 +137,24 @@ def curves(
         points: Grid size when ``grid`` is not given.
         band: Lower and upper quantiles of the band.
         by: Column naming the lines.
+        x: Horizontal axis: ``time``, or ``update`` (return against the update count, which
+            separates what an update achieves from how long it takes).
+        target: Target return, drawn as a dotted line.
 
     Returns:
-        The figure and a DataFrame with columns ``panel, <by>, time, median, lower, upper, runs``.
+        The figure and a DataFrame with columns ``panel, <by>, <x>, median, lower, upper, runs``.
 
     """
     columns = list(columns or _return_columns(results_df))
     if grid is None:
-        grid = np.linspace(0.0, float(results_df["time"].max()), points)
+        grid = np.linspace(0.0, float(results_df[x].max()), points)
     grid = np.asarray(grid, dtype=float)
     groups = _order(results_df[by])
     styles = _styles(groups)
     rows = []
     for column in columns:
         for name in groups:
-            wide = step_values(results_df[results_df[by] == name], grid, column)
+            wide = step_values(results_df[results_df[by] == name], grid, column, x)
             complete = wide.notna().all(axis=1)
             stats = pd.DataFrame(
                 {
@@ -149,9 +164,7 @@ def curves(
                 }
             ).where(complete)
             rows.append(stats.reset_index().assign(panel=column, **{by: name}, runs=wide.shape[1]))
-    data = pd.concat(rows, ignore_index=True)[
-        ["panel", by, "time", "median", "lower", "upper", "runs"]
-    ]
+    data = pd.concat(rows, ignore_index=True)[["panel", by, x, "median", "lower", "upper", "runs"]]
     with mpl.rc_context(STYLE):
         fig = Figure(figsize=(max(3.4, 2.6 * len(columns)), 2.4), layout="constrained")
         axes = fig.subplots(1, len(columns), sharey=True, squeeze=False)[0]
@@ -160,11 +173,13 @@ def curves(
                 label, colour = styles[name]
                 part = data[(data["panel"] == column) & (data[by] == name)]
                 # distinct dashes keep identical curves (e.g. Rennala = Synchronous) visible
-                ax.plot(part["time"], part["median"], color=colour, label=label, ls=DASHES[k % 4])
+                ax.plot(part[x], part["median"], color=colour, label=label, ls=DASHES[k % 4])
                 ax.fill_between(
-                    part["time"], part["lower"], part["upper"], color=colour, alpha=0.2, lw=0
+                    part[x], part["lower"], part["upper"], color=colour, alpha=0.2, lw=0
                 )
-            ax.set_xlabel(TIME_LABEL)
+            if target is not None:
+                ax.axhline(target, color="0.3", lw=0.8, ls=":", label=f"target {target:.4g}")
+            ax.set_xlabel(X_LABELS.get(x, x))
             if len(columns) > 1:
                 ax.set_title("mean" if column == "return_mean" else column.split("/", 1)[1])
         axes[0].set_ylabel(RETURN_LABEL)
@@ -227,6 +242,91 @@ def ttt(
         ax.set_ylim(len(groups) - 0.5, -0.5)
         ax.set_xlabel(TIME_LABEL)
         ax.set_title(f"time to {column} >= {target:g}")
+    return fig, data
+
+
+def ttt_intervals(
+    medians: pd.DataFrame,
+    speedups: pd.DataFrame,
+    budget: float,
+    focus: str,
+    margin: float | None = None,
+) -> tuple[Figure, pd.DataFrame]:
+    """Median time-to-target per method and the speed-up ratios of ``focus``, with intervals.
+
+    A median that did not reach the target is a cross at "not reached"; a ratio known only as a
+    bound is a triangle pointing the open way (``>`` at least, ``<`` at most); intervals running
+    to 0 or infinity are cut at the panel's edge.
+
+    Args:
+        medians: One row per ``method`` with ``low, high, ci_low, ci_high``: bounds of the median
+            time-to-target (``high = inf``: not reached) and its interval.
+        speedups: One row per ``baseline``, same columns: median time-to-target of the baseline
+            over that of ``focus`` (above 1: ``focus`` is faster).
+        budget: Simulated time budget (censoring point).
+        focus: Method whose speed-ups are shown.
+        margin: If given, the band ``[1 / margin, margin]`` ("about equal") is shaded.
+
+    Returns:
+        The figure and both tables stacked, with ``panel`` (``ttt`` or ``speedup``) and ``row``.
+
+    """
+    groups = _order(medians["method"])
+    baselines = _order(speedups["baseline"])
+    styles = _styles([*groups, *baselines])
+    edge = 1.12 * budget
+    finite = speedups[["low", "high", "ci_low", "ci_high"]].to_numpy(dtype=float).ravel()
+    finite = finite[np.isfinite(finite) & (finite > 0)]
+    span = [1 / (margin or 1.0), margin or 1.0, *finite]
+    lims = (min(span) / 2, max(span) * 2)
+    with mpl.rc_context(STYLE):
+        height = 0.9 + 0.4 * max(len(groups), len(baselines))
+        fig = Figure(figsize=(6.4, height), layout="constrained")
+        left, right = fig.subplots(1, 2)
+        for y, name in enumerate(groups):
+            row = medians[medians["method"] == name].iloc[0]
+            colour = styles[name][1]
+            left.plot([row["ci_low"], min(row["ci_high"], edge)], [y, y], color=colour, lw=1.2)
+            if np.isfinite(row["high"]):
+                left.plot(row["high"], y, "o", color=colour, ms=4)
+            else:
+                left.plot(edge, y, "x", color=colour, ms=6)
+        left.axvline(budget, color="0.6", lw=0.8, ls=":")
+        ticks = [t for t in MaxNLocator(4).tick_values(0, budget) if 0 <= t <= budget]
+        left.set_xticks([*ticks, edge], [f"{t:g}" for t in ticks] + ["not\nreached"])
+        left.set_xlim(0, edge * 1.08)
+        left.set_yticks(range(len(groups)), [styles[g][0] for g in groups])
+        left.set_ylim(len(groups) - 0.5, -0.5)
+        left.set_xlabel(f"median time to target, {TIME_LABEL}")
+        for y, name in enumerate(baselines):
+            row = speedups[speedups["baseline"] == name].iloc[0]
+            colour = styles[name][1]
+            ci = np.clip([row["ci_low"], row["ci_high"]], *lims)
+            right.plot(ci, [y, y], color=colour, lw=1.2)
+            if row["low"] == row["high"]:
+                right.plot(np.clip(row["low"], *lims), y, "o", color=colour, ms=4)
+            elif np.isinf(row["high"]) and row["low"] > 0:
+                right.plot(np.clip(row["low"], *lims), y, ">", color=colour, ms=5)
+            elif row["low"] == 0 and np.isfinite(row["high"]):
+                right.plot(np.clip(row["high"], *lims), y, "<", color=colour, ms=5)
+        if margin:
+            right.axvspan(1 / margin, margin, color="0.9", lw=0)
+        right.axvline(1.0, color="0.4", lw=0.8)
+        right.set_xscale("log")
+        right.set_xlim(*lims)
+        right.xaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+        right.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        right.xaxis.set_minor_formatter(NullFormatter())
+        right.set_yticks(range(len(baselines)), [f"vs {styles[b][0]}" for b in baselines])
+        right.set_ylim(len(baselines) - 0.5, -0.5)
+        right.set_xlabel(f"speed-up of {styles[focus][0]}\n(> 1: faster)")
+    data = pd.concat(
+        [
+            medians.assign(panel="ttt", row=medians["method"]),
+            speedups.assign(panel="speedup", row=speedups["baseline"]),
+        ],
+        ignore_index=True,
+    )
     return fig, data
 
 
