@@ -456,3 +456,48 @@ def figures(
         _execute(specs(s, target), jobs, ray, overwrite=False)
         for path in all_figures(target, target / "figures"):
             out.print(f"written: {path}")
+
+
+@app.command()
+def verdicts(
+    study_dirs: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Studies to add: the --out of `apga-sim run` (one scenario) or of "
+            "`apga-sim reproduce`. None: rebuild from the data already in --out."
+        ),
+    ] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Report folder.")] = Path(
+        "docs/reproduction"
+    ),
+) -> None:
+    """Judge the paper's claims: interval estimates, figures, verdicts.csv and README.md.
+
+    Each study's evaluations, manifests and tuning table (no event traces) are copied to
+    OUT/<scenario name>/; then the whole report is rebuilt from the files under OUT alone, so
+    `apga-sim verdicts --out docs/reproduction` regenerates it from the committed data.
+    """
+    import pandas as pd
+
+    from apga_sim.reproduction import find_study, write_report
+
+    studies, tuning = {}, {}
+    try:
+        for path in study_dirs or []:
+            name, runs, table = find_study(path)
+            if name in studies:
+                _fail(f"{path}: a second study of scenario {name}")
+            studies[name] = runs
+            if table is not None:
+                tuning[name] = table
+        readme = write_report(studies, out_dir, tuning=tuning)
+    except (ValueError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    rows = pd.read_csv(out_dir / "verdicts.csv", keep_default_na=False)
+    table = Table(title="verdicts (rule and intervals in the report)")
+    for col in ("claim", "what the paper reports", "verdict"):
+        table.add_column(col)
+    for row in rows.itertuples(index=False):
+        table.add_row(escape(str(row.claim)), escape(row.text), row.verdict)
+    out.print(table)
+    out.print(f"written: {readme}, {out_dir / 'verdicts.csv'}")
