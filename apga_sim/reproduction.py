@@ -361,10 +361,9 @@ def judge(
     }
     missing = [s for s in claim.studies if s not in studies]
     if missing:
-        row["note"] = "; ".join(
-            f"no data for {s}" + (f"; estimated cost {costs[s]}" if s in costs else "")
-            for s in missing
-        )
+        partly = [f"no data for {', '.join(missing)}"] if len(missing) < len(claim.studies) else []
+        costed = [f"estimated cost of {s}: {costs[s]}" for s in missing if s in costs]
+        row["note"] = "; ".join(partly + costed)
         return row
     absent = sorted(
         {m for s in claim.studies for m in claim.methods}
@@ -560,6 +559,7 @@ def _profile(p: Mapping[str, Any]) -> str:
         "sqrt": f"sqrt({arg})",
         "linear": f"({arg})",
         "power": f"({arg})^{p.get('p')}",
+        "list": "(" + ", ".join(f"{v:g}" for v in p.get("values", [])) + ")",
     }
     if p["kind"] not in forms:
         return json.dumps({k: v for k, v in p.items() if v is not None}, sort_keys=True)
@@ -712,7 +712,10 @@ def _rules(s: Settings) -> str:
             f"at most) a threshold. It is *reproduced* if the whole {pct} interval lies on the "
             "claim's side, *contradicted* if the whole interval lies on the other side, "
             "*inconclusive* otherwise, and *not run* if a study or a method of the claim has no "
-            'data. "Far above" and "clearly ahead" are judged as above and ahead.',
+            "data. X is the paper's method (Rennala NIGT; Malenia NIGT in figure 9), its baselines "
+            'the other methods of the claim. "Far above" and "clearly ahead" are judged as above '
+            f'and ahead; {s.margin:g} as the margin of "about equal" allows a '
+            f"{100 * (s.margin - 1):g}% difference in median time either way.",
             _table(["claim kind", "statistic", "claimed"], kinds),
         ]
     )
@@ -778,7 +781,7 @@ def _readme(studies: Mapping[str, Study], verdicts: pd.DataFrame, settings: Sett
                 "## How the claims are judged",
                 _rules(settings),
                 "## Studies",
-                *(_study_section(study) for study in studies.values()),
+                *([_study_section(study) for study in studies.values()] or ["None yet."]),
             ]
         )
         + "\n"
