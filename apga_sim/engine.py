@@ -80,6 +80,9 @@ class Counters:
 LOW = 2
 """An event priority below SimPy's NORMAL: such an event runs after the others of its instant."""
 
+LOWEST = 3
+"""The priority of the per-step stepper: it runs once everything else of its instant has."""
+
 TIME_RESOLUTION = 9
 """Event times are rounded to 1e-9 s, so that e.g. 10 x 0.1 ties exactly with 1.0."""
 
@@ -92,12 +95,21 @@ class _Clock(simpy.Environment):
         when = round(self._now + delay, TIME_RESOLUTION)
         heappush(self._queue, (when, priority, next(self._eid), event))  # as simpy does
 
-    def at_end_of_instant(self, callback: Callable[[simpy.Event], None]) -> None:
+    def at_end_of_instant(
+        self, callback: Callable[[simpy.Event], None], priority: int = LOW
+    ) -> None:
         """Call ``callback`` once every other event of the current instant has run."""
         event = simpy.Event(self)
-        event._ok, event._value = True, None  # a triggered event, as Event.succeed makes it
         event.callbacks.append(callback)
-        self.schedule(event, LOW)
+        self.trigger_at(event, self._now, priority)
+
+    def trigger_at(
+        self, event: simpy.Event, when: float, priority: int = simpy.core.NORMAL
+    ) -> None:
+        """Trigger ``event`` at the absolute time ``when`` (rounded), as a timeout would."""
+        event._ok, event._value = True, None  # a triggered event, as Event.succeed makes it
+        rounded = round(when, TIME_RESOLUTION)
+        heappush(self._queue, (rounded, priority, next(self._eid), event))
 
 
 class _Instant:
@@ -124,6 +136,18 @@ class _Instant:
         self.pending = []
         for worker, handler, payload, event in batch:
             event.succeed(handler(worker, *payload))
+
+
+@dataclass(eq=False)
+class _Stepping:
+    """A ``per_step`` job in progress: ``steps`` of ``h`` simulated seconds each since ``start``."""
+
+    job: Job
+    start: float
+    h: float
+    done: simpy.Event
+    steps: int = 0
+    ends_at: float | None = None
 
 
 class _Round:
@@ -160,6 +184,8 @@ class Engine:
         self.uploads = [0] * (n + 1)  # per-worker message counters (k of u_i(k), v_i(k))
         self.downloads = [0] * (n + 1)
         self.running: dict[int, tuple[Job, simpy.Process]] = {}
+        self.stepping: dict[int, _Stepping] = {}
+        self._stepper_due = False
         self.finished = self.env.event()
         self.instant = _Instant(self.env)
 
@@ -240,9 +266,6 @@ class Engine:
                 job = Job(i, self.next_job[i], point, version)
                 self.next_job[i] += 1
                 seconds = self.c.h.time(i, job.index)
-                if self.c.charge == "per_step":
-                    with self._in_oracle():
-                        seconds *= self.oracle.steps(job)
                 self.rec.event(
                     self.env.now,
                     i,
@@ -252,12 +275,19 @@ class Engine:
                     round=None if rnd is None else rnd.index,
                 )
                 self.counters.jobs_started += 1
+                if self.c.charge == "per_step":
+                    finished = self._start_steps(i, job, seconds)
+                else:
+                    finished = self.env.timeout(seconds)
+                    if not self.agg.rounds and self._arrives_in_budget(i, seconds):
+                        self.oracle.prefetch([job])
                 self.running[i] = (job, self.env.active_process)  # type: ignore[assignment]
                 try:
-                    yield self.env.timeout(seconds)
+                    yield finished
                 except simpy.Interrupt:
                     break  # cancelled; recorded by the canceller
                 del self.running[i]
+                self.stepping.pop(i, None)
                 decision = yield self.instant.submit(i, self._on_completion, job, assignment)
                 if decision != CONTINUE:
                     break
@@ -292,11 +322,59 @@ class Engine:
         return IDLE
 
     def _end(self, i: int, job: Job, kind: str, rnd: _Round) -> None:
-        self.rec.event(self.env.now, i, kind, job.version, job=job.index, round=rnd.index)
+        self.rec.event(
+            self.env.now, i, kind, job.version, job=job.index, round=rnd.index, job_ref=job
+        )
         if kind == "compute_cancel":
             self.counters.jobs_cancelled += 1
         else:
             self.counters.jobs_discarded += 1
+
+    # ----------------------------------------------------------------- per-step charge
+    def _start_steps(self, i: int, job: Job, h: float) -> simpy.Event:
+        """Start a ``per_step`` job; the returned event fires at ``start + h * T``."""
+        with self._in_oracle():
+            self.oracle.start(job)
+        self.stepping[i] = _Stepping(job, self.env.now, h, self.env.event())
+        if not self._stepper_due:
+            self._stepper_due = True
+            self.env.at_end_of_instant(self._advance_steps, LOWEST)
+        return self.stepping[i].done
+
+    def _advance_steps(self, _: simpy.Event) -> None:
+        """Advance the ``per_step`` jobs in progress as far as is safe, in simulated-time order.
+
+        A job may be cancelled only at another job's completion, and completions come from
+        these jobs' ends. So a step is simulated only if it starts before both the next event
+        already scheduled and the earliest end any job in progress could have (the end of its
+        next step). A job cancelled at ``t_c`` has thus simulated at most
+        ``ceil((t_c - start) / h)`` steps. An ended job's completion is scheduled at
+        ``start + h * T`` (as ``h * T`` seconds from its start).
+        """
+        self._stepper_due = False
+        horizon = self.env.peek()
+        active = [e for e in self.stepping.values() if e.ends_at is None]
+        while active:
+            starts = [e.start + e.h * e.steps for e in active]
+            ends = [round(e.start + e.h * (e.steps + 1), TIME_RESOLUTION) for e in active]
+            limit = min(horizon, *ends)
+            movers = [e for e, b in zip(active, starts, strict=True) if b < limit]
+            if not movers:
+                break
+            with self._in_oracle():
+                lengths = self.oracle.advance([e.job for e in movers])
+            for e, length in zip(movers, lengths, strict=True):
+                e.steps += 1
+                if length is not None:
+                    e.ends_at = round(e.start + e.h * length, TIME_RESOLUTION)
+                    self.env.trigger_at(e.done, e.ends_at)
+                    horizon = min(horizon, e.ends_at)
+            active = [e for e in active if e.ends_at is None]
+        if active:
+            self._stepper_due = True
+            stepper = simpy.Event(self.env)
+            stepper.callbacks.append(self._advance_steps)
+            self.env.trigger_at(stepper, horizon, LOWEST)
 
     # ----------------------------------------------------------------- rounds
     def _rounds(self):
@@ -318,6 +396,10 @@ class Engine:
         for i in sorted(self.running):
             job, process = self.running[i]
             if job.version == rnd.version and self.agg.on_stop == "cancel":
+                stepping = self.stepping.pop(i, None)
+                if stepping is not None and stepping.ends_at is None:
+                    with self._in_oracle():
+                        self.oracle.abandon(job)
                 self._end(i, job, "compute_cancel", rnd)
                 del self.running[i]
                 process.interrupt()
@@ -349,6 +431,22 @@ class Engine:
         rnd.finished.succeed()
 
     # ----------------------------------------------------------------- asynchronous
+    def _arrives_in_budget(self, i: int, seconds: float) -> bool:
+        """Whether an asynchronous job of worker ``i`` starting now is certainly consumed.
+
+        It is when it arrives before the time budget: its compute time is ``seconds`` and its
+        upload is worker ``i``'s next one (times are functions of logical ids, so the upload
+        time can be known now). With an update budget, later jobs may arrive first and end the
+        run, so nothing is certain.
+        """
+        end = self.budget.time
+        if end is None or self.budget.updates is not None:
+            return False
+        done = round(self.env.now + seconds, TIME_RESOLUTION)
+        upload = self.c.u.time(i, self.uploads[i])
+        arrival = round(done + upload, TIME_RESOLUTION) if upload > 0 else done
+        return arrival < end
+
     def _upload_time(self, i: int) -> float:
         seconds = self.c.u.time(i, self.uploads[i])
         self.uploads[i] += 1

@@ -47,7 +47,8 @@ EVENT_COLUMNS: dict[str, pa.DataType] = {
     "staleness": pa.int64(),  # versions elapsed since the gradient's point (async updates)
     "gradients": pa.int64(),  # gradients consumed by an update
     "skipped": pa.bool_(),  # update skipped because ||d|| = 0
-    "env_steps": pa.int64(),  # trajectory length of a computed job (compute_end)
+    "env_steps": pa.int64(),  # steps simulated: a computed job's length (compute_end), or how
+    # far a per_step job got before compute_cancel / compute_discard (null: never rolled out)
     "episode_return": pa.float64(),  # undiscounted return of a computed job (compute_end)
 }
 
@@ -96,8 +97,9 @@ class Recorder:
     def events_table(self) -> pa.Table:
         """The events as an Arrow table, with the statistics of computed jobs filled in."""
         for row, job in self._jobs:
-            if job.stats:
+            if "env_steps" in job.stats:
                 self.columns["env_steps"][row] = int(job.stats["env_steps"])
+            if "episode_return" in job.stats:
                 self.columns["episode_return"][row] = float(job.stats["episode_return"])
         return pa.table(
             {

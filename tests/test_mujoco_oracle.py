@@ -69,11 +69,46 @@ def test_trajectory_bit_identical_alone_and_in_batch(hopper):
     assert batch[23].stats == {"env_steps": alone.length, "episode_return": alone.episode_return}
 
 
+def finish(oracle: MujocoOracle, job: Job) -> int:
+    """Roll ``job`` out step by step (the per_step path) to its end; return its length."""
+    oracle.start(job)
+    for _ in range(oracle.horizon):
+        (length,) = oracle.advance([job])
+        if length is not None:
+            return length
+    raise AssertionError("a job must end by the horizon")
+
+
+def test_stepwise_rollout_equals_batch_and_abandon_counts_steps(hopper):
+    pts = points(hopper, 3)
+    jobs = [Job(1 + k % 3, 300 + k, pts[k % 3], 0) for k in range(6)]
+    batch = MujocoOracle(MujocoOracleConfig(**HOPPER), n=4, seed=5).rollout(jobs)
+    for job in jobs:  # interleaved, as the engine advances several jobs
+        hopper.start(job)
+    ended: dict[int, int] = {}
+    while len(ended) < len(jobs):
+        live = [j for j in jobs if j.index not in ended]
+        for job, length in zip(live, hopper.advance(live), strict=True):
+            if length is not None:
+                ended[job.index] = length
+    stepwise = hopper.rollout(jobs)  # cached by the stepwise path: nothing rolled out again
+    for a, b in zip(batch, stepwise, strict=True):
+        for name in ("obs", "u", "rewards"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+        assert a.terminated == b.terminated
+    hopper.discard(jobs)
+    cancelled = Job(2, 400, pts[0], 0)
+    hopper.start(cancelled)
+    hopper.advance([cancelled])
+    hopper.advance([cancelled])
+    assert hopper.abandon(cancelled) == 2 and cancelled.stats == {"env_steps": 2}
+
+
 def test_steps_then_gradient_rolls_out_once_and_cancelled_never():
     oracle = MujocoOracle(MujocoOracleConfig(**HOPPER), n=2, seed=0)
     theta = oracle.initial_point()
     a, b, cancelled = Job(1, 0, theta, 0), Job(2, 0, theta, 0), Job(1, 1, theta, 0)
-    T = oracle.steps(a)
+    T = finish(oracle, a)
     assert a.stats["env_steps"] == T and 1 <= T <= 50
     assert oracle.call_log == [(1, 0)]
     g = oracle.gradient([a, b], [0.5, 0.5])
@@ -84,7 +119,7 @@ def test_steps_then_gradient_rolls_out_once_and_cancelled_never():
     assert c["env_steps"] == a.stats["env_steps"] + b.stats["env_steps"]
     assert c["trajectories_cached"] == 0
     # A per_step job that is then discarded is dropped once a newer job of its worker is consumed.
-    oracle.steps(Job(1, 2, theta, 0))
+    finish(oracle, Job(1, 2, theta, 0))
     oracle.gradient([Job(1, 3, theta, 0)], [1.0])
     c = oracle.counters()
     assert c["trajectories_discarded"] == 1 and c["trajectories_cached"] == 0

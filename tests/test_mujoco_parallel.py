@@ -29,7 +29,10 @@ def workload(oracle: MujocoOracle) -> tuple[np.ndarray, np.ndarray, dict[str, fl
     other = theta + 0.05 * rng.standard_normal(oracle.dim)
     jobs = [Job(1 + k % 3, k, theta if k % 2 else other, 0) for k in range(7)]
     first = oracle.gradient(jobs, [1 / 7] * 7)
-    oracle.steps(Job(2, 50, other, 0))  # per_step path
+    per_step = Job(2, 50, other, 0)  # per_step path
+    oracle.start(per_step)
+    while oracle.advance([per_step])[0] is None:
+        pass
     second = oracle.gradient([Job(2, 50, other, 0), Job(3, 51, theta, 0)], [0.3, 0.7])
     stats = [j.stats for j in jobs]
     return first, second, oracle.evaluate(other), stats

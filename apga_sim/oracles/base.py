@@ -3,8 +3,14 @@
 The engine never computes a gradient itself. It creates :class:`Job` objects (one per gradient
 job: worker ``i`` computing one stochastic gradient at one point) and asks the oracle for
 
-* :meth:`Oracle.steps` -- the trajectory length ``T`` of a job, only in ``charge: per_step`` mode,
-  where the simulated compute time is ``h_i * T`` (an oracle may roll out at that moment);
+* :meth:`Oracle.start`, :meth:`Oracle.advance`, :meth:`Oracle.abandon` -- only under
+  ``charge: per_step``, where the simulated compute time is ``h_i * T``: the engine starts a
+  job's trajectory, advances it one step at a time as simulated time passes until it ends
+  (which gives ``T``), or abandons it when the job is cancelled, so no step is simulated that
+  starts after the job's cancellation;
+* :meth:`Oracle.prefetch` -- a hint that some jobs will certainly be consumed later: their
+  points are fixed, so an oracle may compute them together with the next request (asynchronous
+  methods use it to batch the rollouts of the jobs in flight);
 * :meth:`Oracle.gradient` -- the weighted sum ``sum_j w_j g(job_j)`` of the jobs an update
   consumes. This is the only place where a gradient is computed, so cancelled or discarded
   jobs are never computed (laziness), and jobs consumed together are computed together.
@@ -63,8 +69,23 @@ class Oracle(Protocol):
         """The initial parameters, a function of the scenario seed only."""
         ...
 
-    def steps(self, job: Job) -> int:
-        """Trajectory length ``T`` of ``job`` (used by ``charge: per_step``)."""
+    def start(self, job: Job) -> None:
+        """Begin ``job``'s trajectory (``charge: per_step``); no step is simulated yet."""
+        ...
+
+    def advance(self, jobs: Sequence[Job]) -> list[int | None]:
+        """Simulate one more step of each started job; its length ``T`` if it ended, else None."""
+        ...
+
+    def abandon(self, job: Job) -> int:
+        """Stop a started job that was cancelled; return the steps it simulated.
+
+        Also records them as ``job.stats["env_steps"]``.
+        """
+        ...
+
+    def prefetch(self, jobs: Sequence[Job]) -> None:
+        """Hint: ``jobs`` will be consumed by a later :meth:`gradient` call (may be ignored)."""
         ...
 
     def gradient(self, jobs: Sequence[Job], weights: Sequence[float]) -> np.ndarray:

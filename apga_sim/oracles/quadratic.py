@@ -27,12 +27,29 @@ class QuadraticOracle:
         direction = np.random.default_rng([seed, STREAM_INIT]).standard_normal(config.dim)
         self.x0 = self.optimum + config.init_distance * direction / np.linalg.norm(direction)
         self.call_log: list[tuple[int, int]] = []
+        self._started: dict[tuple[int, int], int] = {}
 
     def initial_point(self) -> np.ndarray:  # noqa: D102
         return self.x0.copy()
 
-    def steps(self, job: Job) -> int:  # noqa: D102
-        return self.config.steps_per_job
+    def start(self, job: Job) -> None:  # noqa: D102
+        self._started[job.key] = 0
+
+    def advance(self, jobs: Sequence[Job]) -> list[int | None]:  # noqa: D102
+        out: list[int | None] = []
+        for job in jobs:
+            self._started[job.key] += 1
+            ended = self._started[job.key] == self.config.steps_per_job
+            out.append(self._started.pop(job.key) if ended else None)
+        return out
+
+    def abandon(self, job: Job) -> int:  # noqa: D102
+        steps = self._started.pop(job.key)
+        job.stats = {"env_steps": steps}
+        return steps
+
+    def prefetch(self, jobs: Sequence[Job]) -> None:  # noqa: D102
+        pass  # a quadratic gradient costs the same alone or batched
 
     def exact_gradient(self, worker: int, x: np.ndarray) -> np.ndarray:
         """Grad J_i(x) without noise."""

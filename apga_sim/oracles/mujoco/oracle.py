@@ -24,6 +24,7 @@ from apga_sim.oracles.mujoco.parallel import (
 )
 from apga_sim.oracles.mujoco.policy import PolicyLayout
 from apga_sim.oracles.mujoco.rollout import RolloutRequest, Trajectory, eval_request, job_request
+from apga_sim.oracles.mujoco.stepwise import StepwiseRollouts
 
 
 def assign_variants(config: MujocoOracleConfig, n: int) -> list[int]:
@@ -61,8 +62,12 @@ class MujocoOracle:
 
     * ``gradient(jobs, weights)`` rolls out the jobs not yet rolled out, all in lockstep, then
       returns ``sum_j w_j g_H(tau_j, theta_j)`` from ONE batched torch backward.
-    * ``steps(job)`` (``charge: per_step``) rolls the job out at once and caches the trajectory
-      until a ``gradient()`` consumes it; jobs never passed to either are never simulated.
+    * ``prefetch(jobs)`` marks jobs that will certainly be consumed (an asynchronous method's
+      jobs in flight); the next rollout takes them along in its lockstep batch.
+    * ``start``/``advance``/``abandon`` (``charge: per_step``) roll a job out one step at a time
+      in this process, as simulated time passes; a finished trajectory is cached until a
+      ``gradient()`` consumes it. Jobs never passed to these or to ``gradient`` are never
+      simulated.
     * A job's reset seed and action noise derive from ``(seed, worker, index)``, so its
       trajectory is bit-identical alone, in any batch, in another process or on Ray.
 
@@ -109,11 +114,15 @@ class MujocoOracle:
                     self._specs, self.layout, self.horizon, config.processes, config.ray_address
                 )
         self._cache: dict[tuple[int, int], Trajectory] = {}
+        self._pending: dict[tuple[int, int], Job] = {}
+        self._stepwise: StepwiseRollouts | None = None
         self.call_log: list[tuple[int, int]] = []
         self._counters = {
             "trajectories_simulated": 0,
             "trajectories_consumed": 0,
             "trajectories_discarded": 0,
+            "trajectories_abandoned": 0,
+            "rollout_batches": 0,
             "env_steps": 0,
             "eval_episodes": 0,
             "eval_env_steps": 0,
@@ -128,36 +137,66 @@ class MujocoOracle:
         """Name of the variant worker ``i`` (1-based) samples."""
         return self.variants[self._worker_variant[i - 1]]
 
-    def steps(self, job: Job) -> int:
-        """Roll ``job`` out now (cached until consumed) and return its length ``T``."""
-        return self.rollout([job])[0].length
+    def start(self, job: Job) -> None:
+        """Begin ``job``'s trajectory (``charge: per_step``); no step is simulated yet."""
+        if self._stepwise is None:
+            self._stepwise = StepwiseRollouts(self._specs, self.layout, self.horizon)
+        variant = self._worker_variant[job.worker - 1]
+        request = job_request(self.seed, job.worker, job.index, variant, 0)
+        self._stepwise.start(job.key, request, self._point(job))
+
+    def advance(self, jobs: Sequence[Job]) -> list[int | None]:
+        """Simulate one more step of each started job; its length ``T`` once it has ended."""
+        assert self._stepwise is not None
+        self._counters["env_steps"] += len(jobs)
+        out: list[int | None] = []
+        for job, traj in zip(jobs, self._stepwise.advance([j.key for j in jobs]), strict=True):
+            if traj is None:
+                out.append(None)
+                continue
+            self._store(job, traj)
+            out.append(traj.length)
+        return out
+
+    def abandon(self, job: Job) -> int:
+        """Stop a cancelled job's rollout; its simulated steps go to ``job.stats``."""
+        assert self._stepwise is not None
+        steps = self._stepwise.abandon(job.key)
+        job.stats = {"env_steps": steps}
+        self._counters["trajectories_abandoned"] += 1
+        return steps
+
+    def prefetch(self, jobs: Sequence[Job]) -> None:
+        """Roll ``jobs`` out with the next batch: they will certainly be consumed later."""
+        for job in jobs:
+            self._pending[job.key] = job
 
     def rollout(self, jobs: Sequence[Job]) -> list[Trajectory]:
-        """Trajectories of ``jobs``, rolling out (together) those not cached; keeps them cached."""
+        """Trajectories of ``jobs``, rolling out (together) those not cached; keeps them cached.
+
+        Prefetched jobs not rolled out yet join the batch.
+        """
         todo: list[Job] = []
         seen: set[tuple[int, int]] = set()
-        for job in jobs:
+        for job in [*jobs, *self._pending.values()]:
             if job.key not in self._cache and job.key not in seen:
                 todo.append(job)
                 seen.add(job.key)
+        self._pending.clear()
         if todo:
             thetas: list[np.ndarray] = []
             index: dict[bytes, int] = {}
             requests: list[RolloutRequest] = []
             for job in todo:
-                point = np.ascontiguousarray(job.point, dtype=np.float64)
-                if point.shape != (self.dim,):
-                    raise ValueError(f"job {job.key}: point shape {point.shape} != ({self.dim},)")
+                point = self._point(job)
                 k = index.setdefault(point.tobytes(), len(thetas))
                 if k == len(thetas):
                     thetas.append(point)
                 variant = self._worker_variant[job.worker - 1]
                 requests.append(job_request(self.seed, job.worker, job.index, variant, k))
+            self._counters["rollout_batches"] += 1
             for job, traj in zip(todo, self._executor.run(requests, thetas), strict=True):
-                self._cache[job.key] = traj
-                self.call_log.append(job.key)
-                job.stats = {"env_steps": traj.length, "episode_return": traj.episode_return}
-                self._counters["trajectories_simulated"] += 1
+                self._store(job, traj)
                 self._counters["env_steps"] += traj.length
         return [self._cache[job.key] for job in jobs]
 
@@ -233,16 +272,33 @@ class MujocoOracle:
     def counters(self) -> dict[str, int]:
         """Return the counters.
 
-        ``trajectories_simulated``, ``trajectories_consumed``, ``trajectories_discarded``,
-        ``trajectories_cached``, ``env_steps`` (training), ``eval_episodes``, ``eval_env_steps``.
+        ``trajectories_simulated`` (rolled out to their end), ``trajectories_consumed``,
+        ``trajectories_discarded``, ``trajectories_abandoned`` (``per_step`` jobs stopped when
+        cancelled), ``trajectories_cached``, ``rollout_batches``, ``env_steps`` (every training
+        step simulated, abandoned ones included), ``eval_episodes``, ``eval_env_steps``.
         """
         return dict(self._counters, trajectories_cached=len(self._cache))
 
     def close(self) -> None:
         """Shut down worker processes / actors and close the environments."""
         self._executor.close()
+        if self._stepwise is not None:
+            self._stepwise.close()
 
     # ----------------------------------------------------------------- internals
+    def _point(self, job: Job) -> np.ndarray:
+        point = np.ascontiguousarray(job.point, dtype=np.float64)
+        if point.shape != (self.dim,):
+            raise ValueError(f"job {job.key}: point shape {point.shape} != ({self.dim},)")
+        return point
+
+    def _store(self, job: Job, traj: Trajectory) -> None:
+        """Cache a finished trajectory until consumed."""
+        self._cache[job.key] = traj
+        self.call_log.append(job.key)
+        job.stats = {"env_steps": traj.length, "episode_return": traj.episode_return}
+        self._counters["trajectories_simulated"] += 1
+
     def _consume(self, jobs: Sequence[Job]) -> None:
         newest: dict[int, int] = {}
         for job in jobs:
