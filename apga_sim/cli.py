@@ -6,11 +6,13 @@ message on stderr and exit code 2, without a traceback and without half-written 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import yaml
@@ -20,6 +22,11 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from apga_sim.scenario import Scenario, ScenarioError, load_scenario
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from apga_sim.protocol import Layout, Rates
 
 app = typer.Typer(
     help="Simulate the wall-clock time-to-accuracy of distributed policy-gradient methods.\n\n"
@@ -124,8 +131,8 @@ def print_summary(rows: list[dict[str, Any]], target: float | None) -> None:
     out.print(table)
 
 
-def _execute(specs: list, jobs: int | None, ray: str | None, overwrite: bool) -> None:
-    """Run ``specs`` (skipping complete ones) with progress bars."""
+def _execute(specs: list, jobs: int | None, ray: str | None, overwrite: bool) -> list:
+    """Run ``specs`` (skipping complete ones) with progress bars; return those it ran."""
     import os
 
     from apga_sim.runner import check_existing, run_many
@@ -175,6 +182,7 @@ def _execute(specs: list, jobs: int | None, ray: str | None, overwrite: bool) ->
                 "incomplete; run the same command again to resume"
             )
             raise typer.Exit(130) from None
+    return todo
 
 
 def _specs(s: Scenario, file: Path, out_dir: Path, seeds: str | None, methods: str | None):
@@ -259,6 +267,23 @@ def run(
     out.print(f"traces: {target}/")
 
 
+def _tuning(s: Scenario, eval_seeds: list[int]) -> Scenario:
+    """``s`` with its tuning grids, or exit with the reason it cannot be tuned."""
+    from apga_sim.tuning import check
+
+    try:
+        return check(s, eval_seeds)
+    except ScenarioError as exc:
+        _fail(str(exc))
+        raise  # unreachable
+
+
+def _out_dir(path: Path) -> Path:
+    if path.exists() and not path.is_dir():
+        _fail(f"--out: {path} exists and is not a folder")
+    return path
+
+
 @app.command()
 def tune(
     file: Annotated[Path, typer.Argument(help="Scenario YAML whose methods give grids.")],
@@ -273,36 +298,211 @@ def tune(
     jobs: Jobs = None,
     ray: Ray = None,
 ) -> None:
-    """Run each grid value on the tuning seeds and write a scenario with the best values.
+    """Choose each method's grid values on the tuning seeds; write the tuned scenario.
 
-    A method gives a grid as e.g. `alpha: {grid: [2^-6, 2^-5, 2^-4]}`; `tune.seeds` and
-    `tune.criterion` (auc or time_to_target) in the scenario say how the choice is made.
+    Grids come from a method (`alpha: {grid: [2^-6, 2^-5, 2^-4]}`) or from `tune.grid`, which
+    applies to every method that sets that hyperparameter (the configurations are the cartesian
+    product). `tune.schedule: grid` runs every configuration to the full budget; `halving`
+    (successive halving) runs them all to `min_fraction` of the budget and keeps the best
+    1/`reduction` for a budget `reduction` times longer, up to the full budget. The tuned file
+    records the choice and every rung's scores under `tuned`; <stem>.tuning.csv beside it has
+    one row per method, configuration, rung and tuning seed.
     """
-    from apga_sim.sweep import choose, tuned_yaml
-    from apga_sim.trace import load_results
+    from apga_sim import tuning
 
     s = _load(file)
-    if not s.has_grids():
-        _fail(
-            f"{file}: no method gives a grid (e.g. alpha: {{grid: [0.01, 0.1]}}); nothing to tune"
-        )
-    if s.sweep:
-        _fail(f"{file}: tune a scenario without a sweep")
-    target = out_dir or Path("results") / f"{s.name}-tuning"
+    _tuning(s, s.seeds)
     dest = write or file.with_name(f"{file.stem}.tuned.yaml")
-    if dest.exists():
-        _fail(f"{dest}: exists; pass --write with another path")
+    for path in (dest, tuning.table_path(dest)):
+        if path.exists():
+            _fail(f"{path}: exists; pass --write with another path")
     if not dest.parent.is_dir():
         _fail(f"--write: folder {dest.parent} does not exist")
-    specs = _specs(s, file, target, ",".join(map(str, s.tune.seeds)), None)
-    _execute(specs, jobs, ray, overwrite=False)
-    runs = {str(sp.run_dir) for sp in specs}
-    results = load_results(target)
-    chosen = choose(results[results["run"].isin(runs)], s)
+    target = _out_dir(out_dir or Path("results") / f"{s.name}-tuning")
+    chosen, table = tuning.tune(s, target, lambda specs: _execute(specs, jobs, ray, False))
     for label, choice in chosen.items():
         out.print(escape(f"{label}: {choice['values']}  ({choice['criterion']})"))
-    dest.write_text(tuned_yaml(file, chosen))
-    out.print(f"tuned scenario: {dest}")
+    tuning.write(file, dest, chosen, table)
+    out.print(f"tuned scenario: {dest}\nscores: {tuning.table_path(dest)}")
+
+
+@app.command()
+def reproduce(
+    file: Annotated[Path, typer.Argument(help="Scenario YAML of a study (e.g. scenarios/paper).")],
+    seeds: Annotated[
+        int | None,
+        typer.Option(min=1, help="Number of evaluation seeds: 0..N-1 (default: the file's seeds)."),
+    ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Output directory (default: results/reproduce/<name>)."),
+    ] = None,
+    jobs: Jobs = None,
+    ray: Ray = None,
+    estimate: Annotated[
+        bool,
+        typer.Option(
+            "--estimate",
+            help="Print the cost still to pay (runs, trajectories, env steps, core-hours) "
+            "and stop; methods without complete runs in OUT are probed first.",
+        ),
+    ] = False,
+) -> None:
+    """Run a study's protocol end to end: tune, evaluate, summarise and plot.
+
+    1. tune `tune.grid` and method grids by `tune.schedule` on `tune.seeds` (disjoint from the
+    evaluation seeds): OUT/tuning/, OUT/<stem>.tuned.yaml, OUT/<stem>.tuning.csv; 2. run the
+    tuned methods on the evaluation seeds: OUT/eval/; 3. summary and figures (curves, ttt) of
+    OUT/eval; 4. the report. Complete runs are skipped and a tuned file made from this very
+    FILE is reused, so the same command resumes where it stopped. OUT/protocol.json records
+    each invocation's command and the real time of each stage.
+
+    Example: apga-sim reproduce scenarios/paper/fig1b_humanoid_n10_h-sqrt_comm-sqrt.yaml --jobs 2
+    """
+    import datetime
+    import shlex
+
+    from apga_sim import protocol
+
+    s = _load(file)
+    if s.budget.time is None:
+        _fail("budget.time: reproduce needs a budget in simulated seconds")
+    eval_seeds = list(range(seeds)) if seeds else s.seeds
+    grid = _tuning(s, eval_seeds)
+    layout = protocol.Layout(file, _out_dir(out_dir or Path("results") / "reproduce" / s.name))
+    try:
+        reuse = layout.reusable_tuned()
+        protocol.read_record(layout.record)
+    except ScenarioError as exc:
+        _fail(str(exc))
+    command = ["apga-sim", "reproduce", str(file), "--out", str(layout.out)]
+    for flag, value in (("--seeds", seeds), ("--jobs", jobs), ("--ray", ray)):
+        command += [flag, str(value)] if value is not None else []
+    stages = _Stages(jobs, ray)
+    entry = {
+        "command": shlex.join(command + ["--estimate"] * estimate),
+        "started": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "status": "stopped",
+        "stages": stages.record,
+    }
+    layout.out.mkdir(parents=True, exist_ok=True)
+    try:
+        if estimate:
+            with stages("estimate") as stage:
+                stage["cost"] = _estimate(grid, eval_seeds, layout, reuse, stages)
+        else:
+            _protocol(s, eval_seeds, layout, reuse, stages)
+        entry["status"] = "complete"
+    finally:
+        protocol.append_record(layout.record, entry)
+    out.print(f"protocol record: {layout.record}")
+
+
+class _Stages:
+    """Times the stages of `reproduce` and counts the runs each needed and computed."""
+
+    def __init__(self, jobs: int | None, ray: str | None) -> None:
+        self.jobs, self.ray = jobs, ray
+        self.record: dict[str, dict[str, Any]] = {}
+        self.current: dict[str, Any] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, name: str) -> Iterator[dict[str, Any]]:
+        import time
+
+        self.current = self.record[name] = {}
+        start = time.perf_counter()
+        try:
+            yield self.current
+        finally:
+            self.current["seconds"] = round(time.perf_counter() - start, 3)
+
+    def execute(self, specs: list) -> list:
+        """Run ``specs`` (skipping complete ones), counted in the current stage."""
+        ran = _execute(specs, self.jobs, self.ray, overwrite=False)
+        self.current["runs"] = self.current.get("runs", 0) + len(specs)
+        self.current["computed"] = self.current.get("computed", 0) + len(ran)
+        return ran
+
+
+def _protocol(s: Scenario, seeds: list[int], layout: Layout, reuse: bool, stages: _Stages) -> None:
+    """The stages of `reproduce`: tune, evaluate, summary and figures, report."""
+    from apga_sim import tuning
+    from apga_sim.scenario import parse_scenario
+    from apga_sim.sweep import specs
+
+    with stages("tune") as stage:
+        stage["reused_tuned_file"] = reuse
+        if not reuse:
+            chosen, scores = tuning.tune(s, layout.tuning, stages.execute, seeds)
+            tuning.write(layout.source, layout.tuned, chosen, scores)
+        out.print(f"tuned scenario: {layout.tuned}")
+    with stages("evaluate"):
+        data = yaml.safe_load(layout.tuned.read_text())
+        tuned = parse_scenario(data, str(layout.tuned), base_dir=layout.source.parent)
+        stages.execute(specs(tuned, layout.evaluation, seeds))
+    with stages("summary"):
+        summary(layout.evaluation)
+        for kind in ("curves", "ttt") if tuned.target_return is not None else ("curves",):
+            plot(layout.evaluation, kind=kind)
+    with stages("report") as stage:
+        written = _report(layout)
+        stage["written"] = None if written is None else [str(path) for path in written]
+
+
+def _report(layout: Layout) -> list[Path] | None:
+    """The reproduction's statistics and verdict: ``None`` while no report function exists."""
+    try:
+        from apga_sim import reproduction
+    except ImportError:
+        return None
+    hook = getattr(reproduction, "report", None)
+    return None if hook is None else list(hook(layout))  # REPORT HOOK: the call site to wire
+
+
+def _estimate(
+    grid: Scenario, seeds: list[int], layout: Layout, reuse: bool, stages: _Stages
+) -> dict[str, float]:
+    """Print the cost still to pay (probing methods without complete runs); return totals."""
+    from apga_sim import protocol
+
+    rates = protocol.measured_rates(layout.out)
+    probes = protocol.probe_specs(grid, seeds, layout, rates)
+    if probes:
+        out.print(f"probing {len(probes)} methods without complete runs in {layout.out}")
+        stages.execute(probes)
+        rates = protocol.measured_rates(layout.out)
+    table = protocol.estimate(protocol.work(grid, seeds, layout, reuse), rates)
+    return _print_estimate(table, rates, stages.jobs)
+
+
+def _print_estimate(
+    table: pd.DataFrame, rates: dict[str, Rates], jobs: int | None
+) -> dict[str, Any]:
+    """Print the cost table of ``reproduce --estimate``; return its totals."""
+    import os
+
+    grid = Table(title="cost of the runs still to do (rates per simulated second measured in OUT)")
+    for col in table.columns:
+        grid.add_column(col, justify="left" if col in ("stage", "method") else "right")
+    for row in table.itertuples(index=False):
+        grid.add_row(*(escape(v) if isinstance(v, str) else f"{v:,.4g}" for v in row))
+    totals = {k: table[k].sum().item() for k in table.columns[2:]}
+    grid.add_row("total", "", *(f"{v:,.4g}" for v in totals.values()))
+    out.print(grid)
+    for label, r in rates.items():
+        out.print(
+            escape(
+                f"{label}: {r.trajectories:.4g} trajectories, {r.env_steps:.4g} env steps, "
+                f"{r.real_seconds:.4g} real s per simulated s (from {r.runs} complete runs)"
+            )
+        )
+    cores = jobs or os.cpu_count() or 1
+    out.print(
+        f"about {totals['core-hours']:.3g} core-hours: {totals['core-hours'] / cores:.3g} h "
+        f"on {cores} cores"
+    )
+    return totals
 
 
 ResultsDir = Annotated[Path, typer.Argument(help="A results directory (the --out of a run).")]

@@ -7,6 +7,7 @@ raises :class:`ScenarioError` with one message that names each offending field.
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -14,6 +15,7 @@ import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     NonNegativeFloat,
@@ -26,7 +28,7 @@ from pydantic import (
     model_validator,
 )
 
-from apga_sim.methods import MethodConfig
+from apga_sim.methods import TUNABLE, Grid, MethodConfig
 from apga_sim.oracles.config import OracleConfig
 from apga_sim.timing import EqualProfile, Profile, TraceProfile, check_profile
 
@@ -109,17 +111,64 @@ class Evaluation(_Strict):
     every_time: PositiveFloat | None = Field(None, description="Evaluate every t simulated s.")
 
 
+Tunable = Literal[TUNABLE]  # type: ignore[valid-type]
+
+
+def _ratio(value: Any) -> Any:
+    """Accept ``"1/9"``-style fractions."""
+    if isinstance(value, str):
+        try:
+            return float(Fraction(value.replace(" ", "")))
+        except (ValueError, ZeroDivisionError):
+            raise ValueError(f"{value!r} is not a number or a fraction like 1/9") from None
+    return value
+
+
+def _grids(value: Any) -> Any:
+    """Accept ``{alpha: [0.1, 0.2]}`` for ``{alpha: {grid: [0.1, 0.2]}}``."""
+    if isinstance(value, dict):
+        return {k: {"grid": v} if isinstance(v, list) else v for k, v in value.items()}
+    return value
+
+
 class Tune(_Strict):
-    """How `apga-sim tune` chooses among grid values."""
+    """How `apga-sim tune` and `apga-sim reproduce` choose among grid values."""
 
     seeds: Seeds = Field(
         [1000, 1001],
-        description="Tuning seeds (kept apart from the evaluation seeds).",
+        description="Tuning seeds; `tune` and `reproduce` refuse seeds that are also "
+        "evaluation seeds.",
     )
     criterion: Literal["time_to_target", "auc"] = Field(
         "auc",
-        description="time_to_target: smallest median time-to-target (ties and "
-        "never-reached broken by auc); auc: largest mean area under the return curve.",
+        description="The final choice (at the full budget): time_to_target: smallest median "
+        "time-to-target (ties and never-reached broken by auc); auc: largest mean area under "
+        "the return curve.",
+    )
+    schedule: Literal["grid", "halving"] = Field(
+        "grid",
+        description="grid: every configuration runs to the full budget; halving: successive "
+        "halving: every configuration runs to min_fraction of budget.time, the best "
+        "1/reduction (mean area under the return curve so far over the tuning seeds; ties go "
+        "to the earlier grid entry) run again to a budget reduction times longer, up to the "
+        "full budget, where criterion chooses.",
+    )
+    reduction: int = Field(
+        3,
+        ge=2,
+        description="halving: each rung keeps the best 1/reduction of its configurations (at "
+        "least one), and the next rung's budget is reduction times longer (Hyperband's eta).",
+    )
+    min_fraction: Annotated[float, BeforeValidator(_ratio), Field(gt=0, le=1)] = Field(
+        1 / 9,
+        description="halving: the shortest rung's budget, as a fraction of budget.time (a "
+        "number or p/q); rungs are at reduction^-k of the budget, k = K..0, the first >= this.",
+    )
+    grid: Annotated[dict[Tunable, Grid], BeforeValidator(_grids)] = Field(
+        default_factory=dict,
+        description="Grids given to every method entry that sets that hyperparameter to a "
+        "value, e.g. {alpha: [2^-10, ..., 2^-1], M: [20, 30, 50]} (a method's own grid wins; "
+        "`run` keeps the fixed values, `tune` and `reproduce` tune them).",
     )
 
 

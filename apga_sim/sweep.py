@@ -1,8 +1,8 @@
-"""Sweeps over scenario parameters, and step-size tuning on grids.
+"""Sweeps over scenario parameters, and the area under a return curve.
 
 A scenario's ``sweep: {n: [5, 10, 20]}`` runs every cell (a full scenario with that value) for
 every method and seed; cells are independent runs, so an interrupted sweep resumes by skipping the
-complete ones. ``tune`` runs the grid values of each method on the tuning seeds and keeps the best.
+complete ones. Tuning grid values lives in :mod:`apga_sim.tuning`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
-from apga_sim.analysis import time_to_target
 from apga_sim.runner import RunSpec
 from apga_sim.scenario import Scenario, ScenarioError, parse_scenario, set_path
 
@@ -63,55 +61,3 @@ def area_under_curve(evals: pd.DataFrame, horizon: float) -> float:
     keep = t[:-1] < horizon
     widths = np.diff(np.minimum(t, horizon))[keep]
     return float(np.sum(widths * r[keep]) / horizon)
-
-
-def choose(results: pd.DataFrame, s: Scenario) -> dict[str, dict[str, Any]]:
-    """Pick, for each method, the grid entry with the best score (``s.tune.criterion``)."""
-    horizon = s.budget.time or float(results["time"].max())
-    scores = []
-    for (label, seed), run in results.groupby(["method", "seed"], sort=True):
-        run = run.sort_values("time")
-        ttt = None if s.target_return is None else time_to_target(run, s.target_return)
-        scores.append(
-            {
-                "label": label,
-                "seed": seed,
-                "auc": area_under_curve(run, horizon),
-                "ttt": np.inf if ttt is None else ttt,
-            }
-        )
-    table = pd.DataFrame(scores).groupby("label").agg(auc=("auc", "mean"), ttt=("ttt", "median"))
-    chosen: dict[str, dict[str, Any]] = {}
-    for m in s.methods:
-        if not m.grids():
-            continue
-        entries = {e.display: e for e in m.expand()}
-        sub = table.loc[[label for label in entries if label in table.index]]
-        if s.tune.criterion == "time_to_target":
-            best = sub.sort_values(["ttt", "auc"], ascending=[True, False]).index[0]
-        else:
-            best = sub["auc"].idxmax()
-        chosen[m.display] = {
-            "values": {k: getattr(entries[best], k) for k in m.grids()},
-            "criterion": s.tune.criterion,
-            "scores": {
-                label: {
-                    "auc": float(row.auc),
-                    "time_to_target": None if np.isinf(row.ttt) else float(row.ttt),
-                }
-                for label, row in sub.iterrows()
-            },
-        }
-    return chosen
-
-
-def tuned_yaml(source: Path, chosen: dict[str, dict[str, Any]]) -> str:
-    """The scenario file with each grid replaced by its chosen value, the choice recorded."""
-    data = yaml.safe_load(source.read_text())
-    for method in data["methods"]:
-        label = method.get("label") or method["name"]
-        if label in chosen:
-            method.update(chosen[label]["values"])
-    data["tuned"] = chosen
-    header = f"# Tuned from {source.name} by `apga-sim tune`; see `tuned` for the scores.\n"
-    return header + yaml.safe_dump(data, sort_keys=False)

@@ -92,7 +92,8 @@ def test_grid_values_expand_and_tune_picks_the_best(quick_yaml, tmp_path):
     tuned_path = path.with_name("s.tuned.yaml")
     tuned = yaml.safe_load(tuned_path.read_text())
     choice = tuned["tuned"]["rennala_pg"]
-    scores = {k: v["auc"] for k, v in choice["scores"].items()}
+    assert choice["schedule"] == "grid" and len(choice["rungs"]) == 1  # the default schedule
+    scores = {k: v["auc"] for k, v in choice["rungs"][0]["scores"].items()}
     assert choice["values"]["alpha"] == float(max(scores, key=scores.get).split("=")[1][:-1])
     assert tuned["methods"][0]["alpha"] == choice["values"]["alpha"]
     assert load_scenario(tuned_path).has_grids() is False
