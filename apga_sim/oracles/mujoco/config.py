@@ -43,7 +43,8 @@ class MujocoOracleConfig(BaseModel):
 
     One gradient job rolls out one trajectory of at most ``horizon`` steps and returns the
     REINFORCE estimator ``g_H = sum_t (sum_{h>=t} gamma^h r_h) grad log N(u_t; mu, sigma)``
-    (algorithms.md section 2).
+    (algorithms.md section 2). ``stepping`` chooses how environments are stepped (lean by
+    default); trajectories are bit-identical either way.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -76,6 +77,17 @@ class MujocoOracleConfig(BaseModel):
         0.5,
         description="Initial policy std sigma(s) (std head bias; its weights start ~0). Decision "
         "(not in the paper): 0.5, since with the tanh squash std 1 saturates many actions.",
+    )
+    stepping: Literal["lean", "gymnasium"] = Field(
+        "lean",
+        description="How rollouts step the environments. `lean` (default): MuJoCo physics "
+        "directly, then observations, rewards and terminations of the whole batch in numpy, "
+        "bit-identical to gymnasium's `step` for Hopper, Walker2d, HalfCheetah, Reacher and "
+        "Humanoid (v4 and v5, any env_kwargs and variant); other tasks and the `human` render "
+        "mode fall back to gymnasium. `gymnasium`: every step through gymnasium's `env.step` "
+        "(the reference). Traces are identical either way; the default is left out of dumps, so "
+        "manifests (and the run identity of existing results) stay as before.",
+        exclude_if=lambda v: v == "lean",
     )
     variants: list[VariantConfig] | None = Field(
         None, description="Per-worker environment variants (heterogeneous setting)."

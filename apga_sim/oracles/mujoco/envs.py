@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import gymnasium as gym
 import mujoco
@@ -28,6 +28,7 @@ class VariantSpec:
         mass_scale: Factor on ``model.body_mass`` and ``model.body_inertia``.
         friction_scale: Factor on ``model.geom_friction``.
         gear_scale: Factor on ``model.actuator_gear``.
+        stepping: ``"lean"`` or ``"gymnasium"`` (see :mod:`apga_sim.oracles.mujoco.lean`).
 
     """
 
@@ -40,6 +41,7 @@ class VariantSpec:
     mass_scale: float = 1.0
     friction_scale: float = 1.0
     gear_scale: float = 1.0
+    stepping: Literal["lean", "gymnasium"] = "lean"
 
 
 def variant_specs(config: MujocoOracleConfig) -> list[VariantSpec]:
@@ -56,6 +58,7 @@ def variant_specs(config: MujocoOracleConfig) -> list[VariantSpec]:
             mass_scale=v.mass_scale,
             friction_scale=v.friction_scale,
             gear_scale=v.gear_scale,
+            stepping=config.stepping,
         )
         for v in variants
     ]
@@ -108,13 +111,16 @@ class VariantEnv:
             self.step = self._step_plain  # type: ignore[method-assign]
 
     def transform(self, obs: np.ndarray) -> np.ndarray:
-        """Map a raw observation ``s`` to what the policy sees, ``(+-s, *obs_append)``."""
+        """Map raw observations ``s`` (rows of ``(..., dim)``) to ``(+-s, *obs_append)``."""
         obs = np.asarray(obs, dtype=np.float64)
         if self._plain:
             return obs
         if self.spec.obs_negate:
             obs = -obs
-        return np.concatenate([obs, self._append]) if self._append.size else obs
+        if not self._append.size:
+            return obs
+        append = np.broadcast_to(self._append, (*obs.shape[:-1], self._append.size))
+        return np.concatenate([obs, append], axis=-1)
 
     def reset(self, seed: int) -> np.ndarray:
         """Reset with a gymnasium seed; return the transformed first observation."""

@@ -3,7 +3,9 @@
 A rollout depends only on its :class:`RolloutRequest` (reset seed, noise stream, variant, and
 parameters) and never on the other requests of its batch or on the process running it: each
 trajectory has its own env, its own ``numpy.random.Generator``, and the policy kernel is
-row-independent (see :mod:`apga_sim.oracles.mujoco.policy`).
+row-independent (see :mod:`apga_sim.oracles.mujoco.policy`). Environments are stepped by a
+:class:`~apga_sim.oracles.mujoco.lean.BatchStepper`, lean or through gymnasium, with the same
+bits either way.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from apga_sim.oracles.mujoco.envs import EnvBank
+from apga_sim.oracles.mujoco.lean import BatchStepper
 from apga_sim.oracles.mujoco.policy import NumpyPolicy, PolicyLayout
 
 NOISE_CHUNK = 256
@@ -131,20 +134,19 @@ def rollout_batch(
     lengths = np.full(n, horizon)
     terminated = np.zeros(n, dtype=bool)
     noise = np.zeros((n, NOISE_CHUNK, a_dim))
-    steps = [env.step for env in envs]
+    stepper = BatchStepper(envs)
     # Per lockstep step: active slots, their observations, samples u and rewards. Rows of a
     # slot are gathered at the end (pure copies, so bits are unchanged).
     log_idx: list[np.ndarray] = []
     log_x: list[np.ndarray] = []
     log_u: list[np.ndarray] = []
-    log_r: list[list[float]] = []
-    active = list(range(n))
+    log_r: list[np.ndarray] = []
     idx = np.arange(n)
     t = 0
-    while active and t < horizon:
+    while idx.size and t < horizon:
         c = t % NOISE_CHUNK
         if c == 0:
-            for j in active:
+            for j in idx.tolist():
                 if noisy[j]:
                     noise[j] = rngs[j].standard_normal((NOISE_CHUNK, a_dim))
         x = obs[idx]
@@ -158,30 +160,22 @@ def rollout_batch(
                 mu[rows], sigma[rows] = policies[g](x[rows])
         u = mu + sigma * noise[idx, c]
         act = center[idx] + half[idx] * np.tanh(u)
-        rs: list[float] = []
-        still = []
-        for j, a in zip(active, act, strict=True):
-            o, r, done = steps[j](a)
-            rs.append(r)
-            if done:
-                lengths[j] = t + 1
-                terminated[j] = True
-            else:
-                obs[j] = o
-                still.append(j)
+        o, r, done = stepper.step(idx, act)
         log_idx.append(idx)
         log_x.append(x)
         log_u.append(u)
-        log_r.append(rs)
-        if len(still) != len(active):
-            active = still
-            idx = np.asarray(active, dtype=np.int64)
+        log_r.append(r)
+        if done.any():
+            lengths[idx[done]] = t + 1
+            terminated[idx[done]] = True
+            o, idx = o[~done], idx[~done]
+        obs[idx] = o
         t += 1
     del obs, noise
     slot = np.concatenate(log_idx)
     order = np.argsort(slot, kind="stable")  # per slot, in time order
     bounds = np.concatenate([[0], np.cumsum(lengths)])
-    all_r = np.asarray([r for rs in log_r for r in rs], dtype=np.float64)[order]
+    all_r = np.concatenate(log_r)[order]
     record = any(r.record for r in requests)
     all_x = _gather(log_x, order) if record else None
     all_u = _gather(log_u, order) if record else None
