@@ -12,6 +12,7 @@ import pytest
 
 from apga_sim.scenario import Scenario, load_scenario
 from apga_sim.timing import EqualProfile
+from apga_sim.tuning import with_protocol_grid
 
 PAPER = Path(__file__).resolve().parents[1] / "scenarios" / "paper"
 FILES = sorted(PAPER.glob("*.yaml"))
@@ -61,21 +62,35 @@ def test_file_validates_and_follows_the_decisions(path: Path):
         assert isinstance(m.alpha, float), f"{m.name}: a fixed alpha (the grid is a comment)"
         assert 2.0**-10 <= m.alpha <= 0.5
         if m.name in ("rennala_nigt", "malenia_nigt"):
-            assert m.M == 30 and m.M_init in (None, 30)
-        if m.name == "sync_nigt":
-            assert m.M == 30 and m.b is None  # b = ceil(M / n)
+            assert m.M == 30 and m.M_init is None  # M_init = M, also when M is tuned
+        if (
+            m.name == "sync_nigt"
+        ):  # one trajectory per worker per round; b = 3 = ceil(M / n) ablation
+            assert m.M is None and m.b == (3 if m.display == "sync_nigt_eqbatch" else 1)
+    labels = [m.display for m in s.methods]
+    assert ("sync_nigt_eqbatch" in labels) == (fig in ("1b", "1c")), labels
     text = path.read_text()
     assert text.startswith(f"# Paper experiment: Figure {fig} ")
-    assert "# tune: alpha: {grid: [" in text and '"2^-10"' in text and '"2^-1"' in text
-    for word in (
-        "Paper reports",
-        "Decisions",
-        "gamma = 0.99",
-        "target_return",
-        "budget:",
-        "Cost estimate",
-    ):
+    words = ["Paper reports", "Decisions", "gamma = 0.99", "target_return", "budget:"]
+    words += ["Cost estimate", "Protocol cost", "apga-sim reproduce", "successive halving"]
+    if "sync_nigt" in labels:
+        words += ["sync_nigt b = 1", "Table 1", "kappa eps^-7/2", "ONE trajectory"]
+    for word in words:
         assert word in text, f"{path.name}: header misses {word!r}"
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_file_gives_the_protocol_tuning(path: Path):
+    s = load_scenario(path)
+    assert s.tune.schedule == "halving" and s.tune.reduction == 3
+    assert s.tune.min_fraction == pytest.approx(1 / 9)
+    assert s.tune.seeds == [1000, 1001] and not set(s.tune.seeds) & set(s.seeds)
+    assert s.tune.grid["alpha"].grid == [2.0**k for k in range(-10, 0)]
+    assert s.tune.grid["M"].grid == [20, 30, 50]
+    grids = {m.display: m.grids() for m in with_protocol_grid(s).methods}
+    for label, g in grids.items():
+        tuned = {"alpha", "M"} if label in ("rennala_nigt", "malenia_nigt") else {"alpha"}
+        assert set(g) == tuned, label
 
 
 def test_every_figure_is_covered(scenarios):
@@ -121,7 +136,7 @@ def test_communication_heavy_files_have_a_v_eq_u_twin(scenarios):
         assert twin_name in scenarios, f"{name}: no v = u twin {twin_name}"
         twin = scenarios[twin_name]
         assert twin.v == twin.u == s.u
-        same = ("n", "oracle", "h", "charge", "methods", "seeds", "target_return")
+        same = ("n", "oracle", "h", "charge", "methods", "seeds", "target_return", "tune")
         for field in same:
             assert getattr(twin, field) == getattr(s, field), f"{twin_name}: {field} differs"
     for name in scenarios:
