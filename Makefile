@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 SCENARIO ?= scenarios/quick/hopper_compare.yaml
 OUT     ?= results
 
-.PHONY: install run test lint bench figures clean
+.PHONY: install run test lint bench figures paper clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -34,6 +34,16 @@ bench: $(STAMP)
 
 figures: $(STAMP)
 	$(BIN)/apga-sim figures scenarios/paper --out results/paper
+
+# make paper FIG=1b [SEEDS=5] [JOBS=2]: the paper's protocol (tune, evaluate, summary, figures) for
+# every scenarios/paper/fig<FIG>_*.yaml, into results/reproduce/<name>; rerun to resume.
+paper: $(STAMP)
+	@test -n "$(FIG)" || { echo "usage: make paper FIG=1b [SEEDS=5] [JOBS=2]"; exit 2; }
+	@files="$(filter-out %.tuned.yaml,$(wildcard scenarios/paper/fig$(FIG)_*.yaml))"; \
+	test -n "$$files" || { echo "no scenarios/paper/fig$(FIG)_*.yaml"; exit 2; }; \
+	for f in $$files; do \
+		$(BIN)/apga-sim reproduce $$f $(if $(SEEDS),--seeds $(SEEDS)) $(if $(JOBS),--jobs $(JOBS)) || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) results .pytest_cache
