@@ -4,7 +4,9 @@ Open the file at https://ui.perfetto.dev (or chrome://tracing). One microsecond 
 one microsecond of *simulated* time. Every worker is a thread (``tid`` = worker number, named
 "worker i"); its busy intervals are complete ("X") events named by state (compute, cancelled,
 discarded, upload, download, allreduce). The server is ``tid`` 0 ("server"); each optimizer
-update is an instant event on it (``skipped: true`` when the step was skipped, ``||d|| = 0``).
+update is an instant event named "update" on it, so all updates group together; its ``args``
+carry the version (``skipped: true`` when the step was skipped, ``||d|| = 0``). Times are
+microseconds rounded to 1e-3 us, the simulator's own 1e-9 s resolution, so no float noise shows.
 """
 
 from __future__ import annotations
@@ -18,6 +20,13 @@ from apga_sim import analysis
 
 PID = 1
 _US = 1e6
+_DIGITS = 3
+"""Decimals kept in microseconds: 1e-3 us = 1e-9 s, the engine's time resolution."""
+
+
+def _us(seconds: float) -> float:
+    """Simulated seconds as microseconds at the engine's time resolution."""
+    return round(seconds * _US, _DIGITS)
 
 
 def _args(row: dict, names: tuple[str, ...]) -> dict[str, int]:
@@ -55,8 +64,8 @@ def to_trace_events(events: pd.DataFrame) -> dict:
                 "cat": row["state"],
                 "pid": PID,
                 "tid": int(row["worker"]),
-                "ts": row["start"] * _US,
-                "dur": (row["end"] - row["start"]) * _US,
+                "ts": _us(row["start"]),
+                "dur": _us(row["end"] - row["start"]),
                 "args": _args(row, ("job", "version")) | ({"open": True} if row["open"] else {}),
             }
         )
@@ -65,11 +74,11 @@ def to_trace_events(events: pd.DataFrame) -> dict:
             {
                 "ph": "i",
                 "s": "t",
-                "name": f"update v{int(row['version'])}",
+                "name": "update",
                 "cat": "update",
                 "pid": PID,
                 "tid": 0,
-                "ts": row["time"] * _US,
+                "ts": _us(row["time"]),
                 "args": _args(row, ("version", "worker", "gradients", "staleness", "round"))
                 | ({"skipped": True} if row.get("skipped") is True else {}),
             }

@@ -31,8 +31,8 @@ def test_trace_events_json(tmp_path):
     assert sum(e["name"] == "upload" for e in complete) == 3
     updates = [e for e in events if e["ph"] == "i"]
     assert [(u["tid"], u["ts"], u["name"]) for u in updates] == [
-        (0, 3.5e6, "update v1"),
-        (0, 6.5e6, "update v2"),
+        (0, 3.5e6, "update"),
+        (0, 6.5e6, "update"),
     ]
     assert updates[0]["args"] == {"version": 1, "worker": 0, "gradients": 3, "round": 0}
 
@@ -54,3 +54,18 @@ def test_skipped_update_flag():
     events.loc[events["kind"] == "update", "skipped"] = [False, True, False]
     updates = [e for e in perfetto.to_trace_events(events)["traceEvents"] if e["ph"] == "i"]
     assert [u["args"].get("skipped", False) for u in updates] == [False, True, False]
+
+
+def test_update_names_group_and_times_carry_no_float_noise():
+    events = rennala_trace()
+    # 0.1 + 0.2 s: 300000.00000000006 us unrounded
+    events.loc[events["kind"] == "update", "time"] += 0.1 + 0.2
+    trace = perfetto.to_trace_events(events)["traceEvents"]
+    updates = [e for e in trace if e["ph"] == "i"]
+    assert {u["name"] for u in updates} == {"update"}
+    assert [u["args"]["version"] for u in updates] == [1, 2]
+    assert [u["ts"] for u in updates] == [3.8e6, 6.8e6]
+    for e in trace:
+        for key in ("ts", "dur"):
+            if key in e:
+                assert e[key] == round(e[key], 3)
