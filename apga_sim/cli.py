@@ -75,8 +75,14 @@ def validate(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")]) 
 
 @app.command()
 def schema() -> None:
-    """Print the JSON Schema of scenario files (for editor completion)."""
-    print(json.dumps(Scenario.model_json_schema(), indent=2))
+    """Print the JSON Schema of scenario files (for editor completion and checks).
+
+    Example: apga-sim schema > scenario.schema.json, then start a scenario file with
+    `# yaml-language-server: $schema=scenario.schema.json` (VS Code's YAML extension).
+    """
+    from apga_sim.schema import scenario_schema
+
+    print(json.dumps(scenario_schema(), indent=2))
 
 
 @app.command("list")

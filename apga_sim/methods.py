@@ -30,6 +30,16 @@ from apga_sim.algorithms.rennala import Rennala
 from apga_sim.algorithms.sgd import SGD
 from apga_sim.algorithms.synchronous import Synchronous
 
+Power = Annotated[
+    str,
+    Field(
+        pattern=r"^\s*[0-9.eE+-]+\s*\^\s*[0-9.eE+-]+\s*$",
+        description='A power "base^exponent", e.g. 2^-3.',
+    ),
+]
+#: What a scenario file may write for a list of grid values (numbers or powers like ``2^-3``).
+GridValues = Annotated[list[float | Power], Field(min_length=1)]
+
 
 class Grid(BaseModel):
     """Values to try for a hyperparameter: ``{grid: [2^-10, 2^-9, ..., 0.5]}``.
@@ -38,9 +48,11 @@ class Grid(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    grid: list[float] = Field(min_length=1)
+    grid: list[float] = Field(
+        min_length=1, description="Values to try: numbers or powers such as 2^-5."
+    )
 
-    @field_validator("grid", mode="before")
+    @field_validator("grid", mode="before", json_schema_input_type=GridValues)
     @classmethod
     def _powers(cls, values: list) -> list:
         """Accept ``"2^-3"``-style strings."""

@@ -28,7 +28,7 @@ from pydantic import (
     model_validator,
 )
 
-from apga_sim.methods import TUNABLE, Grid, MethodConfig
+from apga_sim.methods import TUNABLE, Grid, GridValues, MethodConfig
 from apga_sim.oracles.config import OracleConfig
 from apga_sim.timing import EqualProfile, Profile, TraceProfile, check_profile
 
@@ -54,7 +54,7 @@ class ConstantAllReduce(_Strict):
     """AllReduce takes a fixed ``value`` seconds."""
 
     kind: Literal["constant"]
-    value: NonNegativeFloat
+    value: NonNegativeFloat = Field(description="Seconds one AllReduce takes.")
 
 
 class TwiceMaxUpload(_Strict):
@@ -67,8 +67,8 @@ class RingAllReduce(_Strict):
     """Ring AllReduce: ``2 (n-1)/n * bytes / bandwidth + 2 (n-1) * latency``, bytes = 4 d."""
 
     kind: Literal["ring"]
-    latency: NonNegativeFloat = 0.0
-    bandwidth: PositiveFloat
+    latency: NonNegativeFloat = Field(0.0, description="Seconds per message hop.")
+    bandwidth: PositiveFloat = Field(description="Bytes per second of one link.")
 
 
 AllReduceCost = Annotated[
@@ -77,7 +77,7 @@ AllReduceCost = Annotated[
 
 
 class Aggregation(_Strict):
-    """Where gradients are combined (algorithms.md section 6)."""
+    """Where gradients are combined (docs/timing.md)."""
 
     mode: Literal["server", "allreduce"] = Field(
         "server",
@@ -94,8 +94,10 @@ class Aggregation(_Strict):
 class Budget(_Strict):
     """When a run stops: at simulated ``time`` and/or after ``updates`` updates."""
 
-    time: PositiveFloat | None = None
-    updates: PositiveInt | None = None
+    time: PositiveFloat | None = Field(
+        None, description="Simulated seconds: the run covers [0, time); no update at time."
+    )
+    updates: PositiveInt | None = Field(None, description="Stop after this many updates.")
 
     @model_validator(mode="after")
     def _one_of(self) -> Budget:
@@ -159,12 +161,23 @@ class Tune(_Strict):
         description="halving: each rung keeps the best 1/reduction of its configurations (at "
         "least one), and the next rung's budget is reduction times longer (Hyperband's eta).",
     )
-    min_fraction: Annotated[float, BeforeValidator(_ratio), Field(gt=0, le=1)] = Field(
+    min_fraction: Annotated[
+        float,
+        BeforeValidator(
+            _ratio,
+            json_schema_input_type=Annotated[float, Field(gt=0, le=1)]
+            | Annotated[str, Field(pattern=r"^\s*[0-9.]+\s*/\s*[0-9.]+\s*$")],
+        ),
+        Field(gt=0, le=1),
+    ] = Field(
         1 / 9,
         description="halving: the shortest rung's budget, as a fraction of budget.time (a "
         "number or p/q); rungs are at reduction^-k of the budget, k = K..0, the first >= this.",
     )
-    grid: Annotated[dict[Tunable, Grid], BeforeValidator(_grids)] = Field(
+    grid: Annotated[
+        dict[Tunable, Grid],
+        BeforeValidator(_grids, json_schema_input_type=dict[Tunable, Grid | GridValues]),
+    ] = Field(
         default_factory=dict,
         description="Grids given to every method entry that sets that hyperparameter to a "
         "value, e.g. {alpha: [2^-10, ..., 2^-1], M: [20, 30, 50]} (a method's own grid wins; "
@@ -184,9 +197,9 @@ class Scenario(_Strict):
         pattern=r"^[A-Za-z0-9_\-][A-Za-z0-9_.\-]*$",
         description="Short id (a folder name).",
     )
-    description: str = ""
+    description: str = Field("", description="Free text: what this scenario is for.")
     n: PositiveInt = Field(le=100_000, description="Number of workers (at most 100000).")
-    oracle: OracleConfig
+    oracle: OracleConfig = Field(description="Where gradients come from: mujoco or quadratic.")
     h: Profile = Field(description="Compute time per gradient job (or per env step).")
     u: Profile = Field(default_factory=_zero, description="Upload time of one d-vector.")
     v: Profile = Field(default_factory=_zero, description="Download time of one d-vector.")
@@ -194,11 +207,18 @@ class Scenario(_Strict):
         "per_gradient",
         description="Compute time h_i per gradient job, or h_i * T per job of T environment steps.",
     )
-    aggregation: Aggregation = Field(default_factory=Aggregation)
-    methods: list[MethodConfig] = Field(min_length=1)
+    aggregation: Aggregation = Field(
+        default_factory=Aggregation,
+        description="Server (default) or AllReduce aggregation of round-based methods.",
+    )
+    methods: list[MethodConfig] = Field(
+        min_length=1, description="Methods to compare, each tagged by name (see `apga-sim list`)."
+    )
     seeds: Seeds = Field([0], description="Seeds: every run of a method uses one of them.")
-    budget: Budget
-    eval: Evaluation = Field(default_factory=Evaluation)
+    budget: Budget = Field(description="When a run stops: simulated time and/or updates.")
+    eval: Evaluation = Field(
+        default_factory=Evaluation, description="When the current policy is evaluated."
+    )
     target_return: float | None = Field(None, description="Return that defines time-to-target.")
     sweep: dict[str, list[int | float | str]] | None = Field(
         None,
@@ -277,8 +297,28 @@ def parse_scenario(data: Any, source: str = "<scenario>", base_dir: Path | None 
     return s
 
 
+def _entry(items: list[Any], key: str, where: str) -> Any:
+    """The list entry ``key`` names: an index, a label, or a name no other entry shares."""
+    if key.isdigit():
+        if int(key) < len(items):
+            return items[int(key)]
+        raise ScenarioError(f"{where}: index {key} out of range (the list has {len(items)})")
+    entries = [m for m in items if isinstance(m, dict)]
+    by_label = [m for m in entries if (m.get("label") or m.get("name")) == key]
+    by_name = [m for m in entries if m.get("name") == key]
+    for named in (by_label, by_name):
+        if len(named) == 1:
+            return named[0]
+    labels = ", ".join(str(m.get("label") or m.get("name")) for m in entries)
+    raise ScenarioError(f"{where}: no single entry {key!r}; give an index or one of: {labels}")
+
+
 def set_path(data: dict[str, Any], path: str, value: Any, where: str) -> None:
-    """Set ``value`` at a dotted ``path`` of raw scenario data (``methods.M``: every method)."""
+    """Set ``value`` at a dotted ``path`` of raw scenario data.
+
+    ``methods.M`` sets M of every round-based method; a list entry is addressed by index or by
+    label (a method's name if it has no label), e.g. ``methods.0.M`` or ``methods.sync_nigt.b``.
+    """
     if path == "methods.M":  # M of every round-based method
         methods = data.get("methods")
         if not isinstance(methods, list):
@@ -292,11 +332,16 @@ def set_path(data: dict[str, Any], path: str, value: Any, where: str) -> None:
                 method["M"] = value
         return
     keys = path.split(".")
-    node = data
+    node: Any = data
     for key in keys[:-1]:
-        node = node.setdefault(key, {})  # a section left at its default is created
-        if not isinstance(node, dict):
+        if isinstance(node, list):
+            node = _entry(node, key, f"{where}.{path}")
+        else:  # a section left at its default is created
+            node = node.setdefault(key, {})
+        if not isinstance(node, dict | list):
             raise ScenarioError(f"{where}.{path}: {key!r} is not a section of the scenario")
+    if isinstance(node, list):
+        raise ScenarioError(f"{where}.{path}: give a field of one entry, e.g. {path}.0.<field>")
     node[keys[-1]] = value
 
 

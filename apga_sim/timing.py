@@ -1,4 +1,4 @@
-"""Compute and communication time models: the profiles of algorithms.md section 6.
+"""Compute and communication time models: the profiles of docs/timing.md.
 
 A *profile* gives worker ``i`` (1-based) a time. It is one of
 
@@ -88,7 +88,7 @@ class PowerProfile(_Ranked):
     """Worker i takes ``scale * i**p``."""
 
     kind: Literal["power"]
-    p: float
+    p: float = Field(description="Exponent: worker i takes i**p.")
 
     def base(self, n: int) -> np.ndarray:  # noqa: D102
         return self._rank(n) ** self.p
@@ -98,7 +98,7 @@ class ListProfile(_Profile):
     """Explicit per-worker times (exactly n values)."""
 
     kind: Literal["list"]
-    values: list[NonNegativeFloat]
+    values: list[NonNegativeFloat] = Field(description="Worker i's time is values[i - 1].")
 
     def base(self, n: int) -> np.ndarray:  # noqa: D102
         return np.asarray(self.values, dtype=float)
@@ -112,13 +112,17 @@ class RandomProfile(_Profile):
     """
 
     kind: Literal["random"]
-    dist: Literal["exponential", "lognormal", "gamma", "uniform"]
-    per: Literal["worker", "job"] = "worker"
-    mean: float = 1.0
-    sigma: PositiveFloat = 0.5
-    shape: PositiveFloat = 2.0
-    low: NonNegativeFloat = 0.5
-    high: NonNegativeFloat = 1.5
+    dist: Literal["exponential", "lognormal", "gamma", "uniform"] = Field(
+        description="Distribution of the draws."
+    )
+    per: Literal["worker", "job"] = Field(
+        "worker", description="Draw once per worker (fixed speeds) or once per job or message."
+    )
+    mean: float = Field(1.0, description="Mean (exponential, gamma); mean of the log (lognormal).")
+    sigma: PositiveFloat = Field(0.5, description="Standard deviation of the log (lognormal).")
+    shape: PositiveFloat = Field(2.0, description="Shape parameter (gamma).")
+    low: NonNegativeFloat = Field(0.5, description="Lower bound (uniform).")
+    high: NonNegativeFloat = Field(1.5, description="Upper bound (uniform).")
 
     def draw(self, rng: np.random.Generator) -> float:
         """One draw from the distribution."""
@@ -138,7 +142,7 @@ class TraceProfile(_Profile):
     """
 
     kind: Literal["trace"]
-    path: Path
+    path: Path = Field(description="CSV file, relative to the scenario file.")
 
     def table(self, n: int) -> list[list[float]]:
         """Per-worker lists of times (one entry for per-worker files)."""
@@ -153,8 +157,8 @@ class LinkProfile(_Profile):
     """Communication as ``latency + 4 d / bandwidth`` seconds (bandwidth in bytes/s)."""
 
     kind: Literal["link"]
-    latency: NonNegativeFloat = 0.0
-    bandwidth: PositiveFloat
+    latency: NonNegativeFloat = Field(0.0, description="Seconds per message.")
+    bandwidth: PositiveFloat = Field(description="Bytes per second.")
 
     def base(self, n: int, dim: int) -> np.ndarray:  # noqa: D102
         return np.full(n, self.latency + 4.0 * dim / self.bandwidth)

@@ -21,7 +21,7 @@ class QuadraticConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     kind: Literal["quadratic"]
-    dim: PositiveInt = 10
+    dim: PositiveInt = Field(10, description="Number of parameters d.")
     sigma: NonNegativeFloat = Field(1.0, description="Gradient noise standard deviation.")
     mu: PositiveFloat = Field(1.0, description="Smallest curvature.")
     L: PositiveFloat = Field(1.0, description="Largest curvature.")
