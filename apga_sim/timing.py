@@ -11,18 +11,31 @@ A *profile* gives worker ``i`` (1-based) a time. It is one of
   ``worker,job,time`` (per-job times, cycled);
 * ``link``: ``latency + bytes / bandwidth`` with ``bytes = 4 * d`` (one float32 d-vector).
 
-Every profile is multiplied by ``scale``, a number or ``"d^p"`` (the paper's ``d^0.25``).
+Every profile is multiplied by ``scale``, a number or ``"d^p"`` (the paper's ``d^0.25``), and by
+its ``factors`` (:mod:`apga_sim.factors`: per-worker multipliers, possibly for a while only).
 """
 
 from __future__ import annotations
 
 import csv
+import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    PositiveFloat,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from apga_sim.factors import Factor, Factors, check_factors, read_factors
 
 Scale = float | Annotated[str, Field(pattern=r"^d\^-?[0-9]*\.?[0-9]+$")]
 
@@ -34,6 +47,14 @@ STREAM_TAGS = {"h": 1_000_011, "u": 1_000_012, "v": 1_000_013}
 class _Profile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     scale: Scale = Field(1.0, description='Multiplier: a number >= 0 or "d^p" (d = #parameters).')
+    factors: list[Factor] | Path | None = Field(
+        None,
+        description="Per-worker multipliers, e.g. [{workers: [8], factor: 10}], optionally "
+        "during [start, end) of simulated time only (straggler phases); or a CSV file "
+        "worker,factor[,start,end] relative to the scenario file. Overlapping factors multiply; "
+        "a job or message takes the factors in force when it starts.",
+        exclude_if=lambda v: v is None,
+    )
 
     @field_validator("scale")
     @classmethod
@@ -41,6 +62,20 @@ class _Profile(BaseModel):
         if isinstance(v, float | int) and v < 0:
             raise ValueError("must be >= 0")
         return v
+
+    @field_validator("factors")
+    @classmethod
+    def _relative_to_scenario(cls, v: Any, info: ValidationInfo) -> Any:
+        base = (info.context or {}).get("base_dir")
+        if isinstance(v, Path) and base is not None and not v.is_absolute():
+            return Path(base) / v
+        return v
+
+    def factor_list(self) -> list[Factor]:
+        """The profile's factors, read from their file if given as one."""
+        if isinstance(self.factors, Path):
+            return read_factors(self.factors)
+        return self.factors or []
 
     def scale_value(self, dim: int) -> float:
         """The numeric scale for a problem of ``dim`` parameters."""
@@ -107,8 +142,10 @@ class ListProfile(_Profile):
 class RandomProfile(_Profile):
     """Seeded random times, drawn once per worker or once per job.
 
-    Parameters by distribution: ``exponential(mean)``, ``lognormal(mean, sigma)`` (of the log),
-    ``gamma(shape, mean)``, ``uniform(low, high)``.
+    Parameters by distribution: ``exponential(mean)``, ``gamma(shape, mean)``,
+    ``uniform(low, high)``, and ``lognormal`` with ``sigma_log`` (the standard deviation of
+    log(time)) and either ``mean_time`` (the mean time, E[time]) or ``mu_log`` (the mean of
+    log(time), what ``mean`` meant for lognormal before; refused now, being easy to mistake).
     """
 
     kind: Literal["random"]
@@ -118,8 +155,23 @@ class RandomProfile(_Profile):
     per: Literal["worker", "job"] = Field(
         "worker", description="Draw once per worker (fixed speeds) or once per job or message."
     )
-    mean: float = Field(1.0, description="Mean (exponential, gamma); mean of the log (lognormal).")
-    sigma: PositiveFloat = Field(0.5, description="Standard deviation of the log (lognormal).")
+    mean: float = Field(1.0, description="Mean time (exponential, gamma).")
+    mean_time: PositiveFloat | None = Field(
+        None,
+        description="lognormal: the mean time E[time] (then mu_log = ln(mean_time) - "
+        "sigma_log^2 / 2).",
+        exclude_if=lambda v: v is None,
+    )
+    mu_log: float | None = Field(
+        None,
+        description="lognormal: the mean of log(time), instead of mean_time.",
+        exclude_if=lambda v: v is None,
+    )
+    sigma_log: PositiveFloat | None = Field(
+        None,
+        description="lognormal: the standard deviation of log(time) (required).",
+        exclude_if=lambda v: v is None,
+    )
     shape: PositiveFloat = Field(2.0, description="Shape parameter (gamma).")
     low: NonNegativeFloat = Field(0.5, description="Lower bound (uniform).")
     high: NonNegativeFloat = Field(1.5, description="Upper bound (uniform).")
@@ -129,10 +181,45 @@ class RandomProfile(_Profile):
         if self.dist == "exponential":
             return float(rng.exponential(self.mean))
         if self.dist == "lognormal":
-            return float(rng.lognormal(self.mean, self.sigma))
+            return float(rng.lognormal(self.log_mean(), self.sigma_log))
         if self.dist == "gamma":
             return float(rng.gamma(self.shape, self.mean / self.shape))
         return float(rng.uniform(self.low, self.high))
+
+    def log_mean(self) -> float:
+        """The lognormal's mean of log(time)."""
+        if self.mu_log is not None:
+            return self.mu_log
+        assert self.mean_time is not None and self.sigma_log is not None
+        return math.log(self.mean_time) - self.sigma_log**2 / 2
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "sigma" in data:
+            raise ValueError(
+                "sigma was renamed sigma_log (the standard deviation of log(time), lognormal)"
+            )
+        return data
+
+    @model_validator(mode="after")
+    def _lognormal_parameters(self) -> RandomProfile:
+        log_fields = {"mean_time", "mu_log", "sigma_log"} & self.model_fields_set
+        if self.dist != "lognormal":
+            if log_fields:
+                raise ValueError(f"{', '.join(sorted(log_fields))}: for dist: lognormal only")
+            return self
+        if "mean" in self.model_fields_set:
+            raise ValueError(
+                "lognormal: mean is ambiguous; give mean_time (the mean time, E[time]) or "
+                "mu_log (the mean of log(time), what mean meant before), and sigma_log"
+            )
+        if (self.mean_time is None) == (self.mu_log is None) or self.sigma_log is None:
+            raise ValueError(
+                "lognormal needs sigma_log and one of mean_time (the mean time, E[time]) or "
+                "mu_log (the mean of log(time))"
+            )
+        return self
 
 
 class TraceProfile(_Profile):
@@ -184,6 +271,14 @@ def check_profile(p: Profile, n: int, positive: bool = False) -> str | None:
     """
     if positive and isinstance(p.scale, float | int) and p.scale <= 0:
         return "scale must be > 0 for compute times"
+    if isinstance(p.factors, Path) and not p.factors.is_file():
+        return f"factors file {str(p.factors)!r} does not exist"
+    try:
+        problem = check_factors(p.factor_list(), n)
+    except (KeyError, ValueError) as exc:
+        return f"factors file {str(p.factors)!r} needs columns worker,factor[,start,end]: {exc}"
+    if problem:
+        return problem
     if isinstance(p, ListProfile):
         if len(p.values) != n:
             return f"has {len(p.values)} values but n = {n}"
@@ -235,12 +330,24 @@ class WorkerTimes:
         else:
             self._values = scale * p.base(self.n)
         self._scale = scale
+        factors = p.factor_list()
+        self._factors = Factors(factors, self.n) if factors else None
+        constant = all(f.start == 0 and f.end is None for f in factors)
+        if self._factors is not None and self._values is not None and constant:
+            self._values = self._values * [self._factor(i, 0.0) for i in range(1, self.n + 1)]
+            self._factors = None  # constant factors: folded into the fixed values
 
     def _rng(self, *ids: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, STREAM_TAGS[self.quantity], *ids])
 
-    def time(self, worker: int, k: int) -> float:
-        """Time of worker ``worker``'s ``k``-th occurrence (job or message), k = 0, 1, ..."""
+    def _factor(self, worker: int, now: float) -> float:
+        return 1.0 if self._factors is None else self._factors.at(worker, now)
+
+    def time(self, worker: int, k: int, now: float = 0.0) -> float:
+        """Time of worker ``worker``'s ``k``-th occurrence (job or message) starting at ``now``."""
+        return self._base_time(worker, k) * self._factor(worker, now)
+
+    def _base_time(self, worker: int, k: int) -> float:
         if self._values is not None:
             return float(self._values[worker - 1])
         if self._per_job is not None:
@@ -250,5 +357,5 @@ class WorkerTimes:
         return self._scale * self.profile.draw(self._rng(worker, k))
 
     def nominal(self) -> np.ndarray | None:
-        """Fixed per-worker values, or ``None`` when times vary per job."""
-        return None if self._values is None else self._values.copy()
+        """Fixed per-worker values, or ``None`` when times vary per job or over time."""
+        return None if self._values is None or self._factors else self._values.copy()
