@@ -4,15 +4,26 @@ The engine knows no algorithm by name. It drives an :class:`~apga_sim.algorithms
 and an :class:`~apga_sim.algorithms.base.Optimizer` through two protocols:
 
 * **rounds** (``aggregator.rounds``): at update time ``t_u`` the point ``optimizer.query()`` is
-  sent to every worker (arriving at ``t_u + v_i``; at once in AllReduce mode). Workers compute
-  jobs at that point while ``aggregator.wants_more(i)``; a worker that stops wanting more uploads
-  its sum. When ``aggregator.done()`` holds at a completion instant ``t_s``, work in progress is
-  cancelled (or, with ``on_stop: ignore``, left to finish and be discarded) and every worker with
-  ``M_i > 0`` that has not uploaded yet uploads, arriving at ``t_s + u_i``. The update happens
-  when the last upload arrives (+ ``server_time``); in AllReduce mode at ``t_s + T_ar``.
+  sent to every online worker (arriving at ``t_u + v_i``; at once in AllReduce mode). Workers
+  compute jobs at that point while ``aggregator.wants_more(i, computed)``; a worker that stops
+  wanting more uploads its sum. When ``aggregator.done()`` holds at a completion instant ``t_s``,
+  work in progress is cancelled (or, with ``on_stop: ignore``, left to finish and be discarded)
+  and every worker with ``M_i > 0`` that has not uploaded yet uploads, arriving at ``t_s + u_i``.
+  The update happens when the last upload arrives (+ ``server_time``); in AllReduce mode at
+  ``t_s + T_ar``.
+* **streamed rounds** (``mode: stream``): as rounds, but each gradient is uploaded as soon as it
+  is computed and reaches the aggregator when it *arrives*; ``aggregator.done()`` is checked at
+  arrivals, and the update happens at the arrival that makes it hold (+ ``server_time``). A
+  gradient of an ended round is discarded on arrival (``upload_discard``), or dropped from its
+  worker's upload queue before it is sent.
 * **asynchronous**: a worker computes at the point it holds, uploads, the server steps on
   arrival and sends the new point back (always through the server: AllReduce mode applies to
   round-based methods only).
+
+Without ``overlap`` a worker waits for its upload to arrive before computing again; with it, the
+worker computes its next job while its uploads go out one after another (first in, first out)
+over its link. Offline periods (:mod:`apga_sim.availability`) stop a worker's computing: its job
+in progress is lost, and when back it fetches the current point.
 
 Events at one simulated instant are processed in worker order (:class:`_Instant`), so results
 never depend on scheduling accidents. Gradients are requested from the oracle only when an update
@@ -21,6 +32,7 @@ consumes them, so cancelled and discarded jobs are never computed.
 
 from __future__ import annotations
 
+import math
 import time as _time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,6 +44,7 @@ import numpy as np
 import simpy
 
 from apga_sim.algorithms.base import Aggregator, Optimizer
+from apga_sim.availability import Schedule
 from apga_sim.oracles.base import Job, Oracle
 from apga_sim.timing import WorkerTimes
 from apga_sim.trace import Recorder
@@ -51,6 +64,8 @@ class Cluster:
     mode: str = "server"
     server_time: float = 0.0
     allreduce_time: float = 0.0
+    overlap: bool = False
+    availability: Schedule | None = None
 
 
 @dataclass
@@ -72,6 +87,7 @@ class Counters:
     jobs_computed: int = 0
     jobs_cancelled: int = 0
     jobs_discarded: int = 0
+    jobs_lost: int = 0
     sim_time: float = 0.0
     oracle_seconds: float = 0.0  # real seconds in oracle.gradient / oracle.steps
     eval_seconds: float = 0.0  # real seconds in evaluation (measurement, not simulated)
@@ -158,6 +174,7 @@ class _Round:
         self.stopped = False
         self.uploaded: set[int] = set()
         self.uploads_pending = 0
+        self.computed: dict[int, int] = {}  # jobs each worker completed at this point
         self.finished = env.event()
 
 
@@ -188,12 +205,19 @@ class Engine:
         self._stepper_due = False
         self.finished = self.env.event()
         self.instant = _Instant(self.env)
+        self.round: _Round | None = None
+        self.offline: set[int] = set()
+        self.next_down = [math.inf] * (n + 1)  # start of each worker's next offline period
+        self.uploading: dict[int, simpy.Process] = {}  # a stream upload the worker waits for
+        self.links = [simpy.Resource(self.env) for _ in range(n + 1)] if cluster.overlap else None
 
     # ----------------------------------------------------------------- running
     def run(self) -> Counters:
         """Simulate until the budget is spent; return the counters."""
         for i in range(1, self.c.n + 1):
             self.env.process(self._worker(i))
+            if self.c.availability is not None:
+                self.env.process(self._availability(i, self.c.availability))
         if self.agg.rounds:
             self.env.process(self._rounds())
         else:
@@ -249,8 +273,8 @@ class Engine:
 
     def _send(self, i: int, assignment: Any, version: int):
         """Download a point to worker i, then hand it over."""
-        via_server = self.c.mode == "server" or not self.agg.rounds
-        seconds = self.c.v.time(i, self.downloads[i]) if via_server else 0.0
+        via_server = self.c.mode != "allreduce" or not self.agg.rounds
+        seconds = self.c.v.time(i, self.downloads[i], self.env.now) if via_server else 0.0
         self.downloads[i] += 1
         yield from self._comm(i, "download", seconds, version)
         yield self.inbox[i].put(assignment)
@@ -262,10 +286,14 @@ class Engine:
             while self.inbox[i].items:  # several points arrived while busy: take the newest
                 assignment = self.inbox[i].items.pop(0)
             point, version, rnd = assignment
-            while rnd is None or not rnd.stopped:  # a round may stop before its point arrives
+            # a round may stop before its point arrives
+            while (rnd is None or not rnd.stopped) and i not in self.offline:
+                while self.inbox[i].items:  # (overlap) a newer point arrived while computing
+                    assignment = self.inbox[i].items.pop(0)
+                    point, version, rnd = assignment
                 job = Job(i, self.next_job[i], point, version)
                 self.next_job[i] += 1
-                seconds = self.c.h.time(i, job.index)
+                seconds = self.c.h.time(i, job.index, self.env.now)
                 self.rec.event(
                     self.env.now,
                     i,
@@ -285,10 +313,13 @@ class Engine:
                 try:
                     yield finished
                 except simpy.Interrupt:
-                    break  # cancelled; recorded by the canceller
+                    break  # cancelled or lost; recorded by the canceller
                 del self.running[i]
                 self.stepping.pop(i, None)
                 decision = yield self.instant.submit(i, self._on_completion, job, assignment)
+                upload = self.uploading.pop(i, None)
+                if upload is not None:  # without overlap: wait until the gradient arrives
+                    yield upload
                 if decision != CONTINUE:
                     break
 
@@ -296,39 +327,56 @@ class Engine:
         if not self.agg.rounds:
             self.rec.event(self.env.now, i, "compute_end", job.version, job=job.index, job_ref=job)
             seconds = self._upload_time(i)
-            if seconds > 0:
+            if seconds > 0 or self.links is not None:
                 self.env.process(self._async_upload(i, job, seconds))
             else:  # arrives at once: applied now, in worker order with this instant's arrivals
                 self._on_arrival(i, job)
-            return IDLE
+            return CONTINUE if self.c.overlap else IDLE
         rnd: _Round = assignment[2]
         if rnd.stopped:  # finished at the stop instant but after the stopping job: not used
             if self.agg.on_stop == "ignore":
-                self._end(i, job, "compute_discard", rnd)
+                self._end(i, job, "compute_discard", rnd.index)
             else:
-                self._end(i, job, "compute_cancel", rnd)
+                self._end(i, job, "compute_cancel", rnd.index)
             return IDLE
-        self.agg.add(job)
+        rnd.computed[i] = rnd.computed.get(i, 0) + 1
         self.rec.event(
             self.env.now, i, "compute_end", job.version, job=job.index, round=rnd.index, job_ref=job
         )
+        if self.c.mode == "stream":
+            upload = self.env.process(self._stream_upload(i, job, rnd))
+            if not self.c.overlap:
+                self.uploading[i] = upload
+            return CONTINUE if self.agg.wants_more(i, rnd.computed[i]) else IDLE
+        self.agg.add(job)
         if self.agg.done():
             self._stop(rnd)
             return IDLE
-        if self.agg.wants_more(i):
+        if self.agg.wants_more(i, rnd.computed[i]):
             return CONTINUE
         if self.c.mode == "server":
             self._upload(i, rnd)
         return IDLE
 
-    def _end(self, i: int, job: Job, kind: str, rnd: _Round) -> None:
-        self.rec.event(
-            self.env.now, i, kind, job.version, job=job.index, round=rnd.index, job_ref=job
-        )
+    def _end(self, i: int, job: Job, kind: str, rnd: int | None) -> None:
+        """Record a job that gives no gradient: cancelled, lost or discarded."""
+        self.rec.event(self.env.now, i, kind, job.version, job=job.index, round=rnd, job_ref=job)
         if kind == "compute_cancel":
             self.counters.jobs_cancelled += 1
+        elif kind == "compute_lost":
+            self.counters.jobs_lost += 1
         else:
             self.counters.jobs_discarded += 1
+
+    def _kill(self, i: int, kind: str, rnd: int | None) -> None:
+        """Stop worker ``i``'s job in progress (``compute_cancel`` or ``compute_lost``)."""
+        job, process = self.running.pop(i)
+        stepping = self.stepping.pop(i, None)
+        if stepping is not None and stepping.ends_at is None:
+            with self._in_oracle():
+                self.oracle.abandon(job)
+        self._end(i, job, kind, rnd)
+        process.interrupt()
 
     # ----------------------------------------------------------------- per-step charge
     def _start_steps(self, i: int, job: Job, h: float) -> simpy.Event:
@@ -381,10 +429,12 @@ class Engine:
         while True:
             self.agg.begin_round()
             rnd = _Round(self.env, self.agg.round, self.opt.query(), self.opt.version)
+            self.round = rnd
             for i in range(1, self.c.n + 1):
-                self.env.process(self._send(i, (rnd.point, rnd.version, rnd), rnd.version))
+                if i not in self.offline:  # an offline worker fetches the point when back
+                    self.env.process(self._send(i, (rnd.point, rnd.version, rnd), rnd.version))
             yield rnd.finished
-            if self.c.mode == "server" and self.c.server_time > 0:
+            if self.c.mode != "allreduce" and self.c.server_time > 0:
                 yield self.env.timeout(self.c.server_time)
             jobs, weights = self.agg.weights()
             g = self._gradient(list(jobs), list(weights))
@@ -394,15 +444,11 @@ class Engine:
         """The stop rule holds: cancel (or mark) work in progress, then gather the sums."""
         rnd.stopped = True
         for i in sorted(self.running):
-            job, process = self.running[i]
-            if job.version == rnd.version and self.agg.on_stop == "cancel":
-                stepping = self.stepping.pop(i, None)
-                if stepping is not None and stepping.ends_at is None:
-                    with self._in_oracle():
-                        self.oracle.abandon(job)
-                self._end(i, job, "compute_cancel", rnd)
-                del self.running[i]
-                process.interrupt()
+            if self.running[i][0].version == rnd.version and self.agg.on_stop == "cancel":
+                self._kill(i, "compute_cancel", rnd.index)
+        if self.c.mode == "stream":  # every gradient the rule counted has arrived
+            rnd.finished.succeed()
+            return
         if self.c.mode == "allreduce":
             self.env.process(self._allreduce(rnd))
             return
@@ -422,6 +468,38 @@ class Engine:
         if rnd.stopped and rnd.uploads_pending == 0:
             rnd.finished.succeed()
 
+    def _uplink(self, i: int, seconds: float, version: int, wanted: Callable[[], bool]):
+        """Send one upload over worker ``i``'s link; return whether it was sent.
+
+        With ``overlap`` the link carries one upload at a time, first in, first out, and an
+        upload no longer ``wanted`` when its turn comes is dropped unsent.
+        """
+        if self.links is None:
+            yield from self._comm(i, "upload", seconds, version)
+            return True
+        with self.links[i].request() as turn:
+            yield turn
+            if not wanted():
+                return False
+            yield from self._comm(i, "upload", seconds, version)
+        return True
+
+    def _stream_upload(self, i: int, job: Job, rnd: _Round):
+        seconds = self._upload_time(i)
+        sent = yield from self._uplink(i, seconds, job.version, lambda: not rnd.stopped)
+        if not sent:
+            self._end(i, job, "upload_discard", rnd.index)
+            return
+        yield self.instant.submit(i, self._on_stream_arrival, job, rnd)
+
+    def _on_stream_arrival(self, i: int, job: Job, rnd: _Round) -> None:
+        if rnd.stopped:  # computed at an older point
+            self._end(i, job, "upload_discard", rnd.index)
+            return
+        self.agg.add(job)
+        if self.agg.done():
+            self._stop(rnd)
+
     def _allreduce(self, rnd: _Round):
         for i in range(1, self.c.n + 1):
             self.rec.event(self.env.now, i, "allreduce_start", rnd.version, round=rnd.index)
@@ -440,20 +518,22 @@ class Engine:
         run, so nothing is certain.
         """
         end = self.budget.time
-        if end is None or self.budget.updates is not None:
-            return False
+        if end is None or self.budget.updates is not None or self.links is not None:
+            return False  # (with overlap, earlier uploads may hold the link: not certain)
         done = round(self.env.now + seconds, TIME_RESOLUTION)
-        upload = self.c.u.time(i, self.uploads[i])
+        if self.next_down[i] < done:  # lost when its worker goes offline
+            return False
+        upload = self.c.u.time(i, self.uploads[i], done)
         arrival = round(done + upload, TIME_RESOLUTION) if upload > 0 else done
         return arrival < end
 
     def _upload_time(self, i: int) -> float:
-        seconds = self.c.u.time(i, self.uploads[i])
+        seconds = self.c.u.time(i, self.uploads[i], self.env.now)
         self.uploads[i] += 1
         return seconds
 
     def _async_upload(self, i: int, job: Job, seconds: float):
-        yield from self._comm(i, "upload", seconds, job.version)
+        yield from self._uplink(i, seconds, job.version, lambda: True)
         yield self.instant.submit(i, self._on_arrival, job)
 
     def _on_arrival(self, i: int, job: Job) -> None:
@@ -462,5 +542,40 @@ class Engine:
         delay = self.opt.version - job.version
         g = self._gradient([job], [1.0])
         self._apply(g, 1, None, delay)
-        point, version = self.opt.query(), self.opt.version
-        self.env.process(self._send(i, (point, version, None), version))
+        if i not in self.offline:  # an offline worker fetches the point when back
+            point, version = self.opt.query(), self.opt.version
+            self.env.process(self._send(i, (point, version, None), version))
+
+    # ----------------------------------------------------------------- availability
+    def _at(self, when: float) -> simpy.Event:
+        """An event at absolute time ``when``, after the other events of that instant."""
+        event = self.env.event()
+        self.env.trigger_at(event, when, LOW)
+        return event
+
+    def _availability(self, i: int, schedule: Schedule):
+        """Take worker ``i`` offline and back, period after period."""
+        for start, end in schedule.periods(i):
+            self.next_down[i] = start
+            yield self._at(start)
+            self.offline.add(i)
+            self.rec.event(self.env.now, i, "offline_start", self.opt.version)
+            if i in self.running:
+                self._kill(i, "compute_lost", None)
+            yield self._at(end)
+            self.offline.discard(i)
+            self.rec.event(self.env.now, i, "offline_end", self.opt.version)
+            self._rejoin(i)
+        self.next_down[i] = math.inf
+
+    def _rejoin(self, i: int) -> None:
+        """Worker ``i`` is back: it fetches the current point (a stopped round's next one)."""
+        if self.agg.rounds:
+            rnd = self.round
+            if rnd is None or rnd.stopped:  # the next round's point will reach it
+                return
+            assignment: tuple = (rnd.point, rnd.version, rnd)
+        else:
+            assignment = (self.opt.query(), self.opt.version, None)
+        self.inbox[i].items.clear()
+        self.env.process(self._send(i, assignment, assignment[1]))

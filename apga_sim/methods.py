@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 import numpy as np
 from pydantic import (
@@ -73,6 +73,8 @@ TUNABLE = ("alpha", "eta", "M")
 
 class _Method(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    rounds: ClassVar[bool] = True
+    """Whether the method's aggregator works in rounds (False: asynchronous)."""
     label: str | None = Field(
         None,
         pattern=r"^[A-Za-z0-9_\-][A-Za-z0-9_.\-\[\]=,+]*$",
@@ -164,6 +166,8 @@ class _SyncAgg(_Method):
 
 
 class _AsyncAgg(_Method):
+    rounds: ClassVar[bool] = False
+
     def aggregator(self, n: int) -> Aggregator:  # noqa: D102
         return Asynchronous(n)
 

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from apga_sim.analysis import quantile, time_to_target
+from apga_sim.availability import Schedule
 from apga_sim.engine import Budget, Cluster, Engine
 from apga_sim.oracles import build_oracle
 from apga_sim.scenario import RingAllReduce, Scenario, ScenarioError, TwiceMaxUpload
@@ -68,6 +69,8 @@ def build_cluster(s: Scenario, dim: int, seed: int) -> Cluster:
         mode=s.aggregation.mode,
         server_time=s.aggregation.server_time,
         allreduce_time=allreduce,
+        overlap=s.aggregation.overlap,
+        availability=None if s.availability is None else Schedule(s.availability, seed),
     )
 
 

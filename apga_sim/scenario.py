@@ -28,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from apga_sim.availability import AvailabilityConfig, check_availability
 from apga_sim.methods import TUNABLE, Grid, GridValues, MethodConfig
 from apga_sim.oracles.config import OracleConfig
 from apga_sim.timing import EqualProfile, Profile, TraceProfile, check_profile
@@ -79,10 +80,18 @@ AllReduceCost = Annotated[
 class Aggregation(_Strict):
     """Where gradients are combined (docs/timing.md)."""
 
-    mode: Literal["server", "allreduce"] = Field(
+    mode: Literal["server", "allreduce", "stream"] = Field(
         "server",
         description="server: download, compute, upload to a server; allreduce: one "
-        "AllReduce of all workers per round, no broadcast.",
+        "AllReduce of all workers per round, no broadcast; stream: each gradient is uploaded "
+        "as soon as it is computed and a round ends when the gradients its rule needs have "
+        "arrived (gradients of an older point are discarded).",
+    )
+    overlap: bool = Field(
+        False,
+        description="A worker computes its next job while its previous upload is in flight "
+        "(uploads queue on its link). Streaming mode and asynchronous methods only.",
+        exclude_if=lambda v: not v,
     )
     server_time: NonNegativeFloat = Field(0.0, description="Server compute time per update.")
     allreduce: AllReduceCost = Field(
@@ -209,7 +218,14 @@ class Scenario(_Strict):
     )
     aggregation: Aggregation = Field(
         default_factory=Aggregation,
-        description="Server (default) or AllReduce aggregation of round-based methods.",
+        description="Server (default), AllReduce or streaming aggregation of round-based "
+        "methods, and compute/upload overlap.",
+    )
+    availability: AvailabilityConfig | None = Field(
+        None,
+        description="When workers are offline (default: always online): listed periods or a "
+        "seeded on/off process. A job running when its worker goes offline is lost.",
+        exclude_if=lambda v: v is None,
     )
     methods: list[MethodConfig] = Field(
         min_length=1, description="Methods to compare, each tagged by name (see `apga-sim list`)."
@@ -244,6 +260,16 @@ class Scenario(_Strict):
             problem = check_profile(getattr(self, field), self.n, positive=field == "h")
             if problem:
                 raise ValueError(f"{field}: {problem}")
+        problem = self.availability and check_availability(self.availability, self.n)
+        if problem:
+            raise ValueError(f"availability: {problem}")
+        rounds = [m.display for m in self.methods if m.rounds]
+        if self.aggregation.overlap and self.aggregation.mode != "stream" and rounds:
+            raise ValueError(
+                "aggregation.overlap: applies to mode: stream and to asynchronous methods; "
+                f"{', '.join(rounds)} work in rounds with mode: {self.aggregation.mode} "
+                "(set aggregation.mode: stream, or overlap: false)"
+            )
         return self
 
     def expanded(self) -> Scenario:

@@ -28,14 +28,21 @@ EVENT_KINDS = (
     "compute_end",
     "compute_cancel",
     "compute_discard",
+    "compute_lost",
     "upload_start",
     "upload_end",
     "download_start",
     "download_end",
     "allreduce_start",
     "allreduce_end",
+    "upload_discard",
+    "offline_start",
+    "offline_end",
     "update",
 )
+"""Event kinds. ``compute_lost``: a job whose worker went offline; ``upload_discard``: a streamed
+gradient of an ended round, discarded on arrival or dropped from its worker's upload queue;
+``offline_start`` / ``offline_end``: a worker's offline period."""
 
 EVENT_COLUMNS: dict[str, pa.DataType] = {
     "time": pa.float64(),  # simulated seconds

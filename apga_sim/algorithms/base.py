@@ -60,8 +60,12 @@ class Aggregator:
         self.counts[job.worker] += 1
         self.jobs[job.worker].append(job)
 
-    def wants_more(self, worker: int) -> bool:
-        """Whether ``worker`` starts another job at the same point after a completion."""
+    def wants_more(self, worker: int, computed: int) -> bool:
+        """Whether ``worker``, having computed ``computed`` jobs at the point, starts another.
+
+        ``computed`` counts completions, which may differ from ``counts`` (arrivals) when
+        gradients are streamed.
+        """
         return True
 
     def done(self) -> bool:

@@ -1,6 +1,11 @@
 """Malenia(M): stop once every M_i >= 1 and ((1/n) sum_i 1/M_i)^-1 >= M/n.
 
 The result g = (1/n) sum_i s_i / M_i weighs every worker's environment 1/n, whatever its speed.
+
+Absent workers: the rule always ranges over all n workers, online or not. Gradients a worker
+delivered before going offline still count, and a worker with none blocks the round until it is
+back and delivers one: every environment must be in the average. (Synchronous(b) likewise waits
+for every worker's b gradients; Rennala, which only counts gradients, goes on without it.)
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ class Synchronous(Aggregator):
         super().__init__(n)
         self.b = b
 
-    def wants_more(self, worker: int) -> bool:  # noqa: D102
-        return self.counts[worker] < self.b
+    def wants_more(self, worker: int, computed: int) -> bool:  # noqa: D102
+        return computed < self.b
 
     def done(self) -> bool:  # noqa: D102
         return all(m == self.b for m in self.counts[1:])
