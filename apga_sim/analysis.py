@@ -24,6 +24,8 @@ STATES: tuple[str, ...] = (
     "upload",
     "download",
     "allreduce",
+    "lost",
+    "offline",
 )
 #: States that are communication.
 COMM_STATES: tuple[str, ...] = ("upload", "download", "allreduce")
@@ -32,6 +34,7 @@ _COMPUTE_END = {
     "compute_end": "compute",
     "compute_cancel": "cancelled",
     "compute_discard": "discarded",
+    "compute_lost": "lost",
 }
 _RUN_COLUMNS = ("method", "seed", "run", "status")
 
@@ -98,10 +101,10 @@ def run_keys(results_df: pd.DataFrame) -> list[str]:
 def worker_intervals(events: pd.DataFrame) -> pd.DataFrame:
     """Busy intervals of every worker, from paired start/end events.
 
-    A compute job (``compute_start``) ends with ``compute_end``, ``compute_cancel`` or
-    ``compute_discard`` of the same worker and job (state ``compute``, ``cancelled``,
-    ``discarded``). Upload, download and allreduce starts are paired with the next end of the same
-    kind on the same worker. An interval still open at the end of the trace ends at the last
+    A compute job (``compute_start``) ends with ``compute_end``, ``compute_cancel``,
+    ``compute_discard`` or ``compute_lost`` of the same worker and job (state ``compute``,
+    ``cancelled``, ``discarded``, ``lost``). Upload, download, allreduce and offline starts are
+    paired with the next end of the same kind on the same worker. An interval still open at the end of the trace ends at the last
     event time and has ``open = True``.
 
     Returns:
@@ -110,7 +113,7 @@ def worker_intervals(events: pd.DataFrame) -> pd.DataFrame:
     """
     t_end = float(events["time"].max()) if len(events) else 0.0
     parts = [_compute_intervals(events, t_end)]
-    parts += [_comm_intervals(events, state, t_end) for state in COMM_STATES]
+    parts += [_paired_intervals(events, state, t_end) for state in (*COMM_STATES, "offline")]
     out = pd.concat(parts, ignore_index=True)
     out["job"] = out["job"].astype("Int64")
     out["version"] = out["version"].astype("Int64")
@@ -143,8 +146,8 @@ def _compute_intervals(events: pd.DataFrame, t_end: float) -> pd.DataFrame:
     )
 
 
-def _comm_intervals(events: pd.DataFrame, state: str, t_end: float) -> pd.DataFrame:
-    """Intervals of one communication kind: the k-th start pairs with the k-th end per worker."""
+def _paired_intervals(events: pd.DataFrame, state: str, t_end: float) -> pd.DataFrame:
+    """Intervals of one kind (a transfer, offline): the k-th start pairs with the k-th end."""
     paired = []
     for suffix in ("start", "end"):
         rows = events.loc[events["kind"] == f"{state}_{suffix}", ["worker", "time", "version"]]

@@ -62,6 +62,8 @@ STATE_COLOURS: dict[str, str] = {
     "upload": "#1a9850",
     "download": "#91cf60",
     "allreduce": "#7b3294",
+    "lost": "#fdbf6f",
+    "offline": "#525252",
     "idle": "#e6e6e6",
 }
 

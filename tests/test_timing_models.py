@@ -232,3 +232,19 @@ def test_lognormal_takes_the_mean_time():
 def test_lognormal_parameters_are_named_apart(h, message):
     with pytest.raises(ScenarioError, match=message):
         make_scenario(h={"kind": "random", "dist": "lognormal"} | h)
+
+
+def test_offline_periods_show_in_utilisation_gantt_and_perfetto():
+    from apga_sim import analysis, perfetto, plots
+
+    events, _, _ = simulate(
+        make_scenario(**OFFLINE, methods=[{"name": "rennala_nigt", "alpha": 0.1, "M": 4}])
+    )
+    use = analysis.utilisation(events)
+    assert use.loc[2, "offline"] == 8.5 and use.loc[2, "lost"] == 0.5
+    assert use.loc[1, "offline"] == 0.0
+    _, drawn = plots.gantt(events)
+    offline = drawn[drawn.state == "offline"]
+    assert list(zip(offline.worker, offline.start, offline.end, strict=True)) == [(2, 1.5, 10.0)]
+    names = {e["name"] for e in perfetto.to_trace_events(events)["traceEvents"] if e["ph"] == "X"}
+    assert {"offline", "lost"} <= names
