@@ -62,8 +62,8 @@ class Grid(BaseModel):
                 base, exp = v.split("^", 1)
                 try:
                     v = float(base) ** float(exp)
-                except ValueError:
-                    raise ValueError(f"{v!r} is not a number or a power like 2^-3") from None
+                except (ValueError, OverflowError, ZeroDivisionError):
+                    raise ValueError(f"{v!r} is not a finite number or a power like 2^-3") from None
             out.append(v)
         return out
 

@@ -47,9 +47,14 @@ class RunSpec:
     @property
     def run_dir(self) -> Path:
         """Where the run's trace goes."""
-        cell = "_".join(f"{k}={v}" for k, v in self.cell.items()).replace("/", "_")
+        cell = cell_folder(self.cell)
         base = self.out / cell if cell else self.out
         return base / self.method / f"seed-{self.seed}"
+
+
+def cell_folder(values: dict[str, Any]) -> str:
+    """The folder name of a sweep cell (``""`` without a sweep): ``k=v`` joined by ``_``."""
+    return "_".join(f"{k}={v}" for k, v in values.items()).replace("/", "_")
 
 
 def build_cluster(s: Scenario, dim: int, seed: int) -> Cluster:

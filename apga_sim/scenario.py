@@ -7,11 +7,11 @@ raises :class:`ScenarioError` with one message that names each offending field.
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -28,9 +28,11 @@ from pydantic import (
     model_validator,
 )
 
+from apga_sim import limits
 from apga_sim.availability import AvailabilityConfig, check_availability
 from apga_sim.methods import TUNABLE, Grid, GridValues, MethodConfig
 from apga_sim.oracles.config import OracleConfig
+from apga_sim.safe_yaml import MAX_BYTES, YAMLInputError, load_yaml
 from apga_sim.timing import EqualProfile, Profile, TraceProfile, check_profile
 
 
@@ -295,9 +297,14 @@ def _format(exc: ValidationError, source: str, prefix: tuple[str, ...] = ()) -> 
         if err["type"] == "extra_forbidden":
             msg = "unknown field (not allowed here; see `apga-sim schema`)"
         elif isinstance(err.get("input"), str | int | float) and "Value error" not in err["msg"]:
-            msg += f" (got {err['input']!r})"
-        lines.append(f"  {loc or '<top>'}: {msg}")
+            msg += f" (got {_clip(repr(err['input']))})"
+        lines.append(f"  {loc or '<top>'}: {_clip(msg, 300)}")
     return "\n".join(lines)
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    """``text`` cut to ``limit`` characters (a message quotes inputs, never whole files)."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def parse_scenario(data: Any, source: str = "<scenario>", base_dir: Path | None = None) -> Scenario:
@@ -310,6 +317,12 @@ def parse_scenario(data: Any, source: str = "<scenario>", base_dir: Path | None 
         raise ScenarioError(_format(exc, source)) from None
     labels = []
     for k, m in enumerate(s.methods):
+        configs = math.prod(len(v) for v in m.grids().values())
+        if configs > limits.MAX_CONFIGS:
+            raise ScenarioError(
+                f"{source}: invalid scenario\n  methods.{k}: its grids make {configs} "
+                f"configurations; at most {limits.MAX_CONFIGS}"
+            )
         try:
             labels += [e.display for e in m.expand()]
         except ValidationError as exc:
@@ -320,6 +333,10 @@ def parse_scenario(data: Any, source: str = "<scenario>", base_dir: Path | None 
             f"{next(x for x in labels if labels.count(x) > 1)!r}; give each a distinct label "
             "(or distinct grid values)"
         )
+    problems = limits.number_problems(data, s) or limits.scenario_problems(s)
+    if problems:
+        lines = (f"  {loc or '<top>'}: {_clip(msg, 300)}" for loc, msg in problems)
+        raise ScenarioError("\n".join([f"{source}: invalid scenario", *lines]))
     return s
 
 
@@ -371,17 +388,24 @@ def set_path(data: dict[str, Any], path: str, value: Any, where: str) -> None:
     node[keys[-1]] = value
 
 
+def read_yaml(path: Path, what: str) -> Any:
+    """Plain data of a YAML file (see :mod:`apga_sim.safe_yaml`), or :class:`ScenarioError`."""
+    try:
+        if not path.is_file():
+            raise ScenarioError(f"{path}: no such {what}")
+        if path.stat().st_size > MAX_BYTES:
+            raise ScenarioError(f"{path}: larger than {MAX_BYTES} bytes; not a {what}")
+        return load_yaml(path.read_bytes())
+    except YAMLInputError as exc:
+        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read the {what}: {exc.strerror}") from None
+
+
 def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
     """Read and validate a scenario YAML file, with optional ``{dotted.path: value}`` overrides."""
     path = Path(path)
-    if not path.is_file():
-        raise ScenarioError(f"{path}: no such scenario file")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
-    except UnicodeDecodeError:
-        raise ScenarioError(f"{path}: not a UTF-8 text file") from None
+    data = read_yaml(path, "scenario file")
     if isinstance(data, dict):
         for key, value in (overrides or {}).items():
             set_path(data, key, value, "--set")

@@ -9,24 +9,37 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from apga_sim.runner import RunSpec
+from apga_sim.limits import MAX_CELLS
+from apga_sim.runner import RunSpec, cell_folder
 from apga_sim.scenario import Scenario, ScenarioError, parse_scenario, set_path
+
+MAX_CELL_FOLDER = 200
+"""Longest folder name of a sweep cell (file systems allow 255 bytes)."""
 
 
 def cells(s: Scenario) -> list[tuple[dict[str, Any], Scenario]]:
     """The sweep's cells as ``(values, scenario)``; one cell ``({}, s)`` without a sweep."""
     if not s.sweep:
         return [({}, s)]
+    count = math.prod(len(v) for v in s.sweep.values())
+    if count > MAX_CELLS:
+        raise ScenarioError(f"sweep: {count} cells; at most {MAX_CELLS} (split the scenario)")
     base = s.model_dump(mode="json", exclude={"sweep"})
     out = []
     for combo in itertools.product(*s.sweep.values()):
         values = dict(zip(s.sweep, combo, strict=True))
+        if len(folder := cell_folder(values)) > MAX_CELL_FOLDER:
+            raise ScenarioError(
+                f"sweep: the cell folder {folder[:40]!r}... is longer than {MAX_CELL_FOLDER} "
+                "characters; use shorter values"
+            )
         data = copy.deepcopy(base)
         for path, value in values.items():
             set_path(data, path, value, "sweep")

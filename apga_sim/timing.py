@@ -42,6 +42,8 @@ Scale = float | Annotated[str, Field(pattern=r"^d\^-?[0-9]*\.?[0-9]+$")]
 # Stream tags keep the random streams of different quantities apart, and apart from the
 # oracles' job streams (seed, worker, index, ...), whose second entry is a worker id < 10^6.
 STREAM_TAGS = {"h": 1_000_011, "u": 1_000_012, "v": 1_000_013}
+MAX_TRACE_BYTES = 100_000_000
+"""Largest trace CSV file read (100 MB)."""
 
 
 class _Profile(BaseModel):
@@ -232,11 +234,23 @@ class TraceProfile(_Profile):
     path: Path = Field(description="CSV file, relative to the scenario file.")
 
     def table(self, n: int) -> list[list[float]]:
-        """Per-worker lists of times (one entry for per-worker files)."""
+        """Per-worker lists of times (one entry for per-worker files).
+
+        Raises:
+            ValueError: naming the first line whose worker is not an integer in 1..n or whose
+                time is not a finite number, or a worker given twice in a ``worker,time`` file.
+
+        """
         rows: list[list[float]] = [[] for _ in range(n)]
         with open(self.path, newline="") as f:
-            for row in csv.DictReader(f):
-                rows[int(row["worker"]) - 1].append(float(row["time"]))
+            reader = csv.DictReader(f)
+            for line, row in enumerate(reader, start=2):
+                worker, t = int(row["worker"]), float(row["time"])
+                if not 1 <= worker <= n or not math.isfinite(t):
+                    raise ValueError(f"line {line}: needs a worker in 1..{n} and a finite time")
+                if rows[worker - 1] and "job" not in (reader.fieldnames or ()):
+                    raise ValueError(f"line {line}: worker {worker} again (add a job column)")
+                rows[worker - 1].append(t)
         return rows
 
 
@@ -292,9 +306,11 @@ def check_profile(p: Profile, n: int, positive: bool = False) -> str | None:
     if isinstance(p, TraceProfile):
         if not p.path.is_file():
             return f"trace file {str(p.path)!r} does not exist"
+        if p.path.stat().st_size > MAX_TRACE_BYTES:
+            return f"trace file {str(p.path)!r} is larger than {MAX_TRACE_BYTES} bytes"
         try:
             rows = p.table(n)
-        except (KeyError, ValueError, IndexError) as exc:
+        except (KeyError, ValueError, TypeError, csv.Error) as exc:
             return f"trace file {str(p.path)!r} needs columns worker (1..{n}) and time: {exc}"
         if any(not r for r in rows):
             return f"trace file {str(p.path)!r} must give a time for every worker 1..{n}"

@@ -2,9 +2,107 @@
 
 from __future__ import annotations
 
+import difflib
+import math
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveFloat, PositiveInt
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    field_validator,
+    model_validator,
+)
+
+MUJOCO_PACKAGE = "gymnasium.envs.mujoco"
+"""Only environments whose entry point lives in this package may be named."""
+NOT_ENV_KWARGS = {"max_episode_steps": "set oracle.horizon instead"}
+
+
+def check_env_id(env: str) -> str:
+    """Return ``env`` if it names a registered gymnasium MuJoCo task; never imports a module.
+
+    Raises:
+        ValueError: naming close registered ids ("did you mean"), as gymnasium does.
+
+    """
+    from gymnasium.envs.registration import registry
+
+    mujoco = sorted(
+        k
+        for k, spec in registry.items()
+        if isinstance(spec.entry_point, str) and spec.entry_point.startswith(MUJOCO_PACKAGE)
+    )
+    if env in mujoco:
+        return env
+    if ":" in env:
+        raise ValueError(f"{env!r}: module paths are not allowed; give a registered id")
+    if env in registry:
+        raise ValueError(f"{env!r} is not a MuJoCo task; choose one of {', '.join(mujoco)}")
+    close = difflib.get_close_matches(env.lower(), [k.lower() for k in mujoco], n=3)
+    names = [k for k in mujoco if k.lower() in close]
+    hint = f"did you mean {' or '.join(names)}?" if names else f"choose one of {', '.join(mujoco)}"
+    raise ValueError(f"{env!r} is not a registered gymnasium MuJoCo task; {hint}")
+
+
+def _kinds(env: str) -> dict[str, type]:
+    """The keyword arguments of ``env``'s constructor and the kind of value each takes."""
+    import inspect
+    import typing
+
+    from gymnasium.envs.registration import load_env_creator, registry
+
+    creator = load_env_creator(registry[env].entry_point)  # a module of MUJOCO_PACKAGE
+    try:
+        hints = typing.get_type_hints(creator.__init__)
+    except Exception:  # unresolvable annotations: fall back to the defaults
+        hints = {}
+    kinds = {}
+    for name, param in inspect.signature(creator.__init__).parameters.items():
+        if param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL) or name == "self":
+            continue
+        hint = hints.get(name)
+        kind = hint if hint in (bool, int, float, str) else type(param.default)
+        kinds[name] = float if kind is int and hint is None else kind
+    return kinds
+
+
+def _kwarg_problem(kind: type, value: Any) -> str | None:
+    """Why ``value`` cannot be given where the constructor expects a ``kind``, or ``None``."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if kind is bool and not isinstance(value, bool):
+        return "must be true or false"
+    if kind is int and not (number and float(value).is_integer()):
+        return "must be an integer"
+    if kind is float and not (number and math.isfinite(value)):
+        return "must be a finite number"
+    if kind is str and not isinstance(value, str):
+        return "must be a string"
+    if kind is tuple and not (
+        isinstance(value, list)
+        and all(isinstance(x, int | float) and not isinstance(x, bool) for x in value)
+        and not any(math.isnan(x) for x in value)
+    ):
+        return "must be a list of numbers"
+    return None
+
+
+def check_env_kwargs(env: str, kwargs: dict[str, Any]) -> list[tuple[str, str]]:
+    """Problems of ``kwargs`` for ``env``'s constructor, as ``(key, message)`` pairs."""
+    kinds = _kinds(env)
+    problems = []
+    for key, value in kwargs.items():
+        if key in NOT_ENV_KWARGS:
+            problems.append((key, f"not an environment argument; {NOT_ENV_KWARGS[key]}"))
+        elif key not in kinds:
+            allowed = ", ".join(kinds) or "none"
+            problems.append((key, f"{env} has no such argument; allowed: {allowed}"))
+        elif problem := _kwarg_problem(kinds[key], value):
+            problems.append((key, f"{problem} (got {str(value)[:40]!r})"))
+    return problems
 
 
 class VariantConfig(BaseModel):
@@ -108,3 +206,22 @@ class MujocoOracleConfig(BaseModel):
     ray_address: str | None = Field(
         None, description="`ray.init(address=...)`; None = start a local Ray instance."
     )
+
+    @field_validator("env")
+    @classmethod
+    def _registered(cls, env: str) -> str:
+        return check_env_id(env)
+
+    @model_validator(mode="after")
+    def _kwargs_fit(self) -> MujocoOracleConfig:
+        where = [("env_kwargs", self.env_kwargs)] + [
+            (f"variants.{k}.env_kwargs", v.env_kwargs) for k, v in enumerate(self.variants or [])
+        ]
+        problems = [
+            f"{loc}.{key}: {msg}"
+            for loc, kwargs in where
+            for key, msg in check_env_kwargs(self.env, kwargs)
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -62,6 +63,34 @@ def variant_specs(config: MujocoOracleConfig) -> list[VariantSpec]:
         )
         for v in variants
     ]
+
+
+@functools.lru_cache(maxsize=64)
+def _probe(config_json: str) -> int:
+    from apga_sim.oracles.mujoco.policy import PolicyLayout
+
+    config = MujocoOracleConfig.model_validate_json(config_json)
+    bank = EnvBank(variant_specs(config))
+    try:
+        obs_dim, act_dim = bank.probe()
+    except ValueError:
+        raise
+    except Exception as exc:  # whatever gymnasium or MuJoCo raise for these arguments
+        message = " ".join(str(exc).split())[:300]
+        raise ValueError(f"gymnasium cannot build {config.env}: {message}") from None
+    finally:
+        bank.close()
+    return PolicyLayout(obs_dim, act_dim, tuple(config.hidden), config.activation).dim
+
+
+def policy_dim(config: MujocoOracleConfig) -> int:
+    """Build each variant's environment once; return the policy's parameter count ``d``.
+
+    Raises:
+        ValueError: the environments cannot be built, or the variants' shapes differ.
+
+    """
+    return _probe(config.model_dump_json())
 
 
 def default_horizon(env_id: str) -> int:
