@@ -104,8 +104,8 @@ def worker_intervals(events: pd.DataFrame) -> pd.DataFrame:
     A compute job (``compute_start``) ends with ``compute_end``, ``compute_cancel``,
     ``compute_discard`` or ``compute_lost`` of the same worker and job (state ``compute``,
     ``cancelled``, ``discarded``, ``lost``). Upload, download, allreduce and offline starts are
-    paired with the next end of the same kind on the same worker. An interval still open at the end of the trace ends at the last
-    event time and has ``open = True``.
+    paired with the next end of the same kind on the same worker. An interval still open at the
+    end of the trace ends at the last event time and has ``open = True``.
 
     Returns:
         Columns ``worker, start, end, state, job, version, open``, sorted by worker then start.
