@@ -102,6 +102,32 @@ def list_() -> None:
     profiles = [a.model_fields["kind"].annotation.__args__[0] for a in Profile.__origin__.__args__]  # type: ignore[attr-defined]
     out.print("time profiles (h, u, v): " + ", ".join(profiles))
     out.print("oracles: quadratic (synthetic), mujoco (policy gradients on MuJoCo rollouts)")
+    out.print(_timing_table())
+
+
+def _timing_table() -> Table:
+    """The timing options beyond the profiles, described by their own schema descriptions."""
+    from apga_sim.availability import OfflineIntervals, RandomAvailability
+    from apga_sim.scenario import Aggregation, Scenario
+    from apga_sim.timing import EqualProfile, RandomProfile
+
+    table = Table(title="timing options (every field: `apga-sim schema`)")
+    table.add_column("field")
+    table.add_column("description")
+    rows = [
+        ("aggregation.mode", Aggregation.model_fields["mode"].description),
+        ("aggregation.overlap", Aggregation.model_fields["overlap"].description),
+        ("availability", Scenario.model_fields["availability"].description),
+        ("availability: {kind: intervals}", OfflineIntervals.__doc__),
+        ("availability: {kind: random}", RandomAvailability.__doc__),
+        ("h/u/v.factors", EqualProfile.model_fields["factors"].description),
+        ("lognormal mean_time", RandomProfile.model_fields["mean_time"].description),
+        ("lognormal mu_log", RandomProfile.model_fields["mu_log"].description),
+        ("lognormal sigma_log", RandomProfile.model_fields["sigma_log"].description),
+    ]
+    for name, text in rows:
+        table.add_row(name, escape((text or "").strip()))
+    return table
 
 
 def _fmt(x: float) -> str:

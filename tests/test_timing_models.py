@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import make_scenario, simulate, update_times
 
-from apga_sim.scenario import ScenarioError
+from apga_sim.scenario import ScenarioError, load_scenario
 
 STREAM = {
     "n": 4,
@@ -248,3 +250,86 @@ def test_offline_periods_show_in_utilisation_gantt_and_perfetto():
     assert list(zip(offline.worker, offline.start, offline.end, strict=True)) == [(2, 1.5, 10.0)]
     names = {e["name"] for e in perfetto.to_trace_events(events)["traceEvents"] if e["ph"] == "X"}
     assert {"offline", "lost"} <= names
+
+
+QUICK = Path(__file__).parent.parent / "scenarios" / "quick"
+
+
+def compute_durations(events: pd.DataFrame) -> pd.Series:
+    starts = events[events.kind == "compute_start"].set_index(["worker", "job"]).time
+    ends = events[events.kind == "compute_end"].set_index(["worker", "job"]).time
+    return ends - starts.loc[ends.index]
+
+
+def test_quick_stragglers_scenario_draws_per_seed():
+    s = load_scenario(QUICK / "stragglers_lognormal.yaml", {"budget.time": 30})
+    (a, engine, _), (b, _, _) = simulate(s, seed=0), simulate(s, seed=1)
+    da, db = compute_durations(a), compute_durations(b)
+    assert not np.allclose(da.iloc[:20], db.iloc[:20])
+    h = engine.c.h
+    slow = np.mean([h.time(8, k) for k in range(4000)]) / np.mean(
+        [h.time(1, k) for k in range(4000)]
+    )
+    assert 9 < slow < 11  # worker 8 is 10x slower on average
+
+
+EVERYTHING = {
+    "name": "everything",
+    "n": 4,
+    "oracle": {"kind": "quadratic", "dim": 6, "sigma": 0.5},
+    "h": {
+        "kind": "random",
+        "dist": "lognormal",
+        "per": "job",
+        "mean_time": 1.0,
+        "sigma_log": 0.5,
+        "factors": [{"workers": [4], "factor": 5}, {"workers": [2], "factor": 3, "start": 5}],
+    },
+    "u": {"kind": "sqrt", "scale": 0.7},
+    "aggregation": {"mode": "stream", "overlap": True},
+    "availability": {"kind": "random", "mean_up": 6, "mean_down": 2},
+    "methods": [
+        {"name": "rennala_nigt", "alpha": 0.1, "M": 5},
+        {"name": "malenia_nigt", "alpha": 0.1, "M": 5},
+        {"name": "afedpg", "alpha": 0.05},
+    ],
+    "seeds": [0, 1],
+    "budget": {"time": 30},
+    "eval": {"every_updates": 5},
+}
+
+
+def test_every_new_option_gives_identical_traces_across_repeats_and_jobs(quick_yaml, tmp_path):
+    from typer.testing import CliRunner
+
+    from apga_sim.cli import app
+
+    path = quick_yaml(EVERYTHING)
+    for name, jobs in (("a", "1"), ("b", "1"), ("c", "2")):
+        res = CliRunner().invoke(
+            app, ["run", str(path), "--out", str(tmp_path / name), "--jobs", jobs]
+        )
+        assert res.exit_code == 0, res.output
+    for method in ("rennala_nigt", "malenia_nigt", "afedpg"):
+        for seed in (0, 1):
+            rel = Path(method) / f"seed-{seed}"
+            for f in ("events.parquet", "evals.parquet"):
+                first = (tmp_path / "a" / rel / f).read_bytes()
+                assert first == (tmp_path / "b" / rel / f).read_bytes()
+                assert first == (tmp_path / "c" / rel / f).read_bytes()
+        kinds = set(pd.read_parquet(tmp_path / "a" / method / "seed-0" / "events.parquet").kind)
+        assert {"offline_start", "offline_end", "compute_lost"} <= kinds
+
+
+def test_list_and_schema_describe_the_timing_options():
+    from typer.testing import CliRunner
+
+    from apga_sim.cli import app
+    from apga_sim.schema import scenario_schema
+
+    listed = CliRunner().invoke(app, ["list"], env={"COLUMNS": "200"}).output
+    for name in ("aggregation.overlap", "availability: {kind: random}", "h/u/v.factors"):
+        assert name in listed
+    text = str(scenario_schema())
+    for name in ("stream", "overlap", "mean_up", "sigma_log", "mean_time", "factors"):
+        assert name in text
