@@ -82,8 +82,8 @@ def test_file_validates_and_follows_the_decisions(path: Path):
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_file_gives_the_protocol_tuning(path: Path):
     s = load_scenario(path)
-    assert s.tune.schedule == "halving" and s.tune.reduction == 3
-    assert s.tune.min_fraction == pytest.approx(1 / 9)
+    assert s.tune.schedule == "halving" and s.tune.reduction == 4
+    assert s.tune.min_fraction == 0.25
     assert s.tune.seeds == [1000, 1001] and not set(s.tune.seeds) & set(s.seeds)
     assert s.tune.grid["alpha"].grid == [2.0**k for k in range(-10, 0)]
     assert s.tune.grid["M"].grid == [20, 30, 50]
