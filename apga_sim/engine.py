@@ -283,12 +283,8 @@ class Engine:
     def _worker(self, i: int):
         while True:
             assignment = yield self.inbox[i].get()
-            while self.inbox[i].items:  # several points arrived while busy: take the newest
-                assignment = self.inbox[i].items.pop(0)
-            point, version, rnd = assignment
-            # a round may stop before its point arrives
-            while (rnd is None or not rnd.stopped) and i not in self.offline:
-                while self.inbox[i].items:  # (overlap) a newer point arrived while computing
+            while True:
+                while self.inbox[i].items:  # several points arrived while busy: take the newest
                     assignment = self.inbox[i].items.pop(0)
                     point, version, rnd = assignment
                 job = Job(i, self.next_job[i], point, version)
