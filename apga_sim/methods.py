@@ -1,4 +1,4 @@
-"""The method table of algorithms.md section 5: each method is an aggregator x an optimizer.
+"""The method table of docs/methods.md: each method is an aggregator x an optimizer.
 
 A method's YAML entry is tagged by ``name``; its hyperparameters are validated here. To add a
 method, write its aggregator or optimizer in ``apga_sim/algorithms/`` and add one model below.
@@ -135,7 +135,7 @@ class _Batched(_Method):
     on_stop: Literal["cancel", "ignore"] = Field(
         "cancel",
         description="Work in progress at the stop instant: cancel it, or let it finish "
-        "and discard it (algorithms.md section 4).",
+        "and discard it (docs/timing.md).",
     )
 
 

@@ -1,4 +1,4 @@
-"""Time complexities and exact round lengths (algorithms.md, sections 6 and 7).
+"""Time complexities and exact round lengths (docs/methods.md, docs/timing.md).
 
 The complexity formulas drop constants and logarithms, so only their *shape* over a swept
 parameter is meaningful: compare them with measurements after normalising both (see

@@ -1,4 +1,4 @@
-"""Simulated times against the closed forms of algorithms.md section 6, exactly."""
+"""Simulated times against the closed forms of docs/timing.md, exactly."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""AFedPG (Lan et al. 2025) as decided in algorithms.md section 5.
+"""AFedPG (Lan et al. 2025) as decided in docs/methods.md.
 
 The server holds theta_k, theta_{k-1}, d_{k-1}. A worker that received (theta_k, theta_{k-1})
 computes at the lookahead theta~ = theta_k + ((1 - eta)/eta)(theta_k - theta_{k-1}) (NIGT's query

@@ -1,4 +1,4 @@
-"""NIGT: normalized SGD with implicit gradient transport (algorithms.md section 3).
+"""NIGT: normalized SGD with implicit gradient transport (docs/methods.md).
 
     init:   d_0 = g(theta_0);  theta_1 = theta_0 + alpha * d_0 / ||d_0||
     t >= 1: theta~_t    = theta_t + ((1 - eta) / eta) * (theta_t - theta_{t-1})

@@ -141,7 +141,7 @@ class MujocoOracleConfig(BaseModel):
 
     One gradient job rolls out one trajectory of at most ``horizon`` steps and returns the
     REINFORCE estimator ``g_H = sum_t (sum_{h>=t} gamma^h r_h) grad log N(u_t; mu, sigma)``
-    (algorithms.md section 2). ``stepping`` chooses how environments are stepped (lean by
+    (docs/estimator.md). ``stepping`` chooses how environments are stepped (lean by
     default); trajectories are bit-identical either way.
     """
 

@@ -1,4 +1,4 @@
-"""The REINFORCE estimator g_H (algorithms.md section 2), one batched torch backward.
+"""The REINFORCE estimator g_H (docs/estimator.md), one batched torch backward.
 
 ``g_H(tau, theta) = sum_t R_t grad log N(u_t; mu(s_t), sigma(s_t))`` with
 ``R_t = sum_{h>=t} gamma^h r_h`` (``discount="from_start"``, the default) or
