@@ -325,6 +325,13 @@ def per_run(
     return table[front + [c for c in table.columns if c not in front]]
 
 
+def failed_runs(results_df: pd.DataFrame) -> set[str]:
+    """The ``run`` of every run whose status is ``failed`` (it stopped on a non-finite value)."""
+    if "status" not in results_df.columns or "run" not in results_df.columns:
+        return set()
+    return set(results_df.loc[results_df["status"] == "failed", "run"])
+
+
 def summary(
     results_df: pd.DataFrame,
     target: float | None = None,
@@ -336,7 +343,8 @@ def summary(
 
     Time-to-target columns: ``reached`` (runs reaching the target), ``ttt_median``, ``ttt_q20``,
     ``ttt_q80`` (:func:`quantile`, ``inf`` = not reached). The other columns are medians over
-    seeds of :func:`run_stats`.
+    seeds of :func:`run_stats`. Failed runs (:func:`failed_runs`) count in ``runs`` and, when
+    there are any, in a ``failed`` column, never in a statistic.
 
     Args:
         results_df: Tidy results (see :func:`per_run`).
@@ -347,11 +355,15 @@ def summary(
 
     """
     runs = per_run(results_df, target, events_by_run, column, manifests_by_run)
+    failed = failed_runs(results_df)
     groups = ["method", *param_columns(results_df)]
     rows = []
-    for key, group in runs.groupby(groups, sort=False, dropna=False):
+    for key, all_runs in runs.groupby(groups, sort=False, dropna=False):
         row = dict(zip(groups, key, strict=True))
-        row["runs"] = len(group)
+        row["runs"] = len(all_runs)
+        group = all_runs[~all_runs["run"].isin(failed)] if failed else all_runs
+        if failed:
+            row["failed"] = len(all_runs) - len(group)
         if target is not None:
             ttt = group["time_to_target"].to_numpy()
             row |= {

@@ -11,17 +11,20 @@ import json
 import math
 import sys
 from collections.abc import Iterator
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import yaml
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from apga_sim.scenario import Scenario, ScenarioError, load_scenario
+from apga_sim.limits import MAX_INT
+from apga_sim.paths import check_output, reading, writing
+from apga_sim.safe_yaml import YAMLInputError, load_yaml
+from apga_sim.scenario import Scenario, ScenarioError, load_scenario, read_yaml
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -51,14 +54,18 @@ def _load(file: Path, sets: list[str] | None = None) -> Scenario:
         if not sep or not key:
             _fail(f"--set: expected KEY=VALUE (e.g. budget.time=300), got {item!r}")
         try:
-            overrides[key.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError:
-            _fail(f"--set {key}: {value!r} is not a YAML value")
+            overrides[key.strip()] = load_yaml(value)
+        except YAMLInputError as exc:
+            _fail(f"--set {key}: {value[:40]!r} is not a YAML value: {exc}")
     try:
         return load_scenario(file, overrides)
     except ScenarioError as exc:
         _fail(str(exc))
         raise  # unreachable
+
+
+MAX_JOBS = 256
+"""Most local processes one command starts (``--jobs``); never more than there are runs."""
 
 
 def _csv(value: str | None) -> list[str] | None:
@@ -151,9 +158,11 @@ def print_summary(rows: list[dict[str, Any]], target: float | None) -> None:
         table.add_column(col, justify="left" if col == "method" else "right")
     for r in rows:
         ttt = "not reached" if math.isinf(r["time_to_target"]) else _fmt(r["time_to_target"])
+        if r.get("failed") == r["runs"]:
+            ttt = "failed"
         table.add_row(
             escape(r["method"]),
-            str(r["runs"]),
+            f"{r['runs']} ({r['failed']} failed)" if r.get("failed") else str(r["runs"]),
             _fmt(r["updates"]),
             _fmt(r["sim_time"]),
             "no target" if target is None else ttt,
@@ -171,7 +180,7 @@ def _execute(specs: list, jobs: int | None, ray: str | None, overwrite: bool) ->
 
     try:
         todo = [sp for sp in specs if check_existing(sp, overwrite) == "run"]
-    except ScenarioError as exc:
+    except (ScenarioError, OSError) as exc:
         _fail(str(exc))
     for sp in specs:
         if sp not in todo:
@@ -205,9 +214,18 @@ def _execute(specs: list, jobs: int | None, ray: str | None, overwrite: bool) ->
             )
 
         try:
-            run_many(
-                todo, jobs=jobs or os.cpu_count() or 1, ray=ray, on_start=on_start, on_done=on_done
-            )
+            with writing(todo[0].out if todo else "--out"):
+                run_many(
+                    todo,
+                    jobs=min(jobs or os.cpu_count() or 1, max(len(todo), 1)),
+                    ray=ray,
+                    on_start=on_start,
+                    on_done=on_done,
+                )
+        except ScenarioError as exc:
+            _fail(str(exc))
+        except BrokenProcessPool:
+            _fail("a worker process died (out of memory or killed); run again to resume")
         except KeyboardInterrupt:
             err.print(
                 "interrupted: finished runs are kept, the current one is marked "
@@ -234,17 +252,21 @@ def _specs(s: Scenario, file: Path, out_dir: Path, seeds: str | None, methods: s
             seed_list = [int(x) for x in _csv(seeds) or []]
         except ValueError:
             seed_list = []
-        if not seed_list or min(seed_list) < 0 or len(set(seed_list)) != len(seed_list):
+        if (
+            not seed_list
+            or not 0 <= min(seed_list) <= max(seed_list) <= MAX_INT
+            or len(set(seed_list)) != len(seed_list)
+        ):
             _fail(f"--seeds: expected distinct comma-separated integers >= 0, got {seeds!r}")
-    if out_dir.exists() and not out_dir.is_dir():
-        _fail(f"--out: {out_dir} exists and is not a folder")
-    return specs(s, out_dir, seed_list, chosen)
+    return specs(s, _out_dir(out_dir), seed_list, chosen)
 
 
 Jobs = Annotated[
     int | None,
     typer.Option(
-        min=1, help="Runs simulated in parallel local processes (default: one per CPU core)."
+        min=1,
+        max=MAX_JOBS,
+        help="Runs simulated in parallel local processes (default: one per CPU core).",
     ),
 ]
 Sets = Annotated[
@@ -310,10 +332,12 @@ def _tuning(s: Scenario, eval_seeds: list[int]) -> Scenario:
         raise  # unreachable
 
 
-def _out_dir(path: Path) -> Path:
-    if path.exists() and not path.is_dir():
-        _fail(f"--out: {path} exists and is not a folder")
-    return path
+def _out_dir(path: Path, flag: str = "--out") -> Path:
+    try:
+        return check_output(path, flag)
+    except ScenarioError as exc:
+        _fail(str(exc))
+        raise  # unreachable
 
 
 @app.command()
@@ -470,7 +494,7 @@ def _protocol(s: Scenario, seeds: list[int], layout: Layout, reuse: bool, stages
             tuning.write(layout.source, layout.tuned, chosen, scores)
         out.print(f"tuned scenario: {layout.tuned}")
     with stages("evaluate"):
-        data = yaml.safe_load(layout.tuned.read_text())
+        data = read_yaml(layout.tuned, "tuned file")
         tuned = parse_scenario(data, str(layout.tuned), base_dir=layout.source.parent)
         stages.execute(specs(tuned, layout.evaluation, seeds))
     with stages("summary"):
@@ -540,6 +564,22 @@ def _print_estimate(
 ResultsDir = Annotated[Path, typer.Argument(help="A results directory (the --out of a run).")]
 
 
+@contextlib.contextmanager
+def _fails() -> Iterator[None]:
+    """Turn a :class:`ScenarioError` raised inside into the command's one-line failure."""
+    try:
+        yield
+    except ScenarioError as exc:
+        _fail(str(exc))
+
+
+def _finite(*options: tuple[str, float | None]) -> None:
+    """Fail on the first option given as a non-finite number."""
+    for flag, value in options:
+        if value is not None and not math.isfinite(value):
+            _fail(f"{flag}: must be a finite number (got {value})")
+
+
 def _results(path: Path) -> Path:
     if not path.is_dir() or not any(path.rglob("manifest.json")):
         _fail(f"{path}: no apga-sim runs here (expected <method>/seed-<seed>/manifest.json)")
@@ -560,8 +600,11 @@ def summary(
     """
     from apga_sim.report import summary as make_summary
 
-    table_df = make_summary(_results(results_dir), target)
-    table_df.to_parquet(results_dir / "summary.parquet")
+    _finite(("--target", target))
+    with _fails(), reading(results_dir):
+        table_df = make_summary(_results(results_dir), target)
+    with _fails(), writing(results_dir / "summary.parquet"):
+        table_df.to_parquet(results_dir / "summary.parquet")
     table = Table(
         title=f"{results_dir}: medians over seeds; time-to-target 20%-80% band (inf = not reached)"
     )
@@ -607,27 +650,43 @@ def plot(
     param: Annotated[str | None, typer.Option(help="Swept parameter for theory.")] = None,
     eps: Annotated[float, typer.Option(help="Accuracy eps in the theory formulas.")] = 0.1,
     target: Annotated[float | None, typer.Option(help="Target return for ttt/theory.")] = None,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace existing files at an explicit --out.")
+    ] = False,
 ) -> None:
-    """Plot results as PNG and PDF (the same functions live in apga_sim.plots)."""
+    """Plot results as PNG and PDF (the same functions live in apga_sim.plots).
+
+    Files at an explicit --out are replaced only with --overwrite.
+    """
     from apga_sim.plots import save
     from apga_sim.report import KINDS, figure
 
     if kind not in KINDS:
         _fail(f"--kind: {kind!r} is not one of {', '.join(KINDS)}")
+    _finite(("--eps", eps), ("--target", target))
+    if eps <= 0:
+        _fail(f"--eps: must be > 0 (got {eps})")
     try:
-        fig, _ = figure(
-            _results(results_dir),
-            kind,
-            run=str(run) if run else None,
-            param=param,
-            eps=eps,
-            target=target,
-        )
-    except (ValueError, KeyError) as exc:
+        with reading(results_dir):
+            fig, _ = figure(
+                _results(results_dir),
+                kind,
+                run=str(run) if run else None,
+                param=param,
+                eps=eps,
+                target=target,
+            )
+    except (ScenarioError, ValueError, KeyError) as exc:
         _fail(str(exc))
     stem = out_path or results_dir / "figures" / kind
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    for path in save(fig, stem):
+    existing = {p for p in (Path(f"{stem}.png"), Path(f"{stem}.pdf")) if p.exists()}
+    if out_path is not None and existing and not overwrite:
+        _fail(f"--out: {', '.join(map(str, sorted(existing)))} exists; pass --overwrite")
+    _out_dir(stem.parent)
+    with _fails(), writing(stem):
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        written = save(fig, stem)
+    for path in written:
         out.print(f"written: {path}")
 
 
@@ -656,7 +715,10 @@ def export_trace(
         _fail(f"--out: {dest} exists; choose another file or pass --overwrite")
     if dest.name in ("manifest.json", "events.parquet", "evals.parquet"):
         _fail(f"--out: {dest.name} is a trace file of a run; choose another name")
-    path = write(pd.read_parquet(run / "events.parquet"), dest)
+    with _fails(), reading(run):
+        events = pd.read_parquet(run / "events.parquet")
+    with _fails(), writing(dest):
+        path = write(events, check_output(dest, "--out", folder=False))
     out.print(f"written: {path}")
 
 

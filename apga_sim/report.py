@@ -71,12 +71,18 @@ def figure(
     eps: float = 0.1,
     target: float | None = None,
 ):
-    """Make one figure of ``kind`` from a results directory; returns ``(fig, data)``."""
+    """Make one figure of ``kind`` from a results directory; returns ``(fig, data)``.
+
+    Failed runs (non-finite values) are left out.
+    """
     if kind == "gantt":
         run_dir = Path(run) if run else find_runs(results_dir)[0]
         return plots.gantt(pd.read_parquet(run_dir / "events.parquet"))
     results, ms = load_results(results_dir), manifests(results_dir)
     target = target if target is not None else target_of(ms)
+    results = results[~results["run"].isin(analysis.failed_runs(results))]
+    if results.empty:
+        raise ValueError(f"{results_dir}: every run failed (status: failed); nothing to plot")
     if kind == "curves":
         return plots.curves(results)
     if target is None:
@@ -89,6 +95,8 @@ def figure(
     param = param or (params[0] if params else None)
     if param is None:
         raise ValueError("--kind theory needs a sweep (a swept parameter such as n)")
+    if param not in params:
+        raise ValueError(f"--param: {param!r} is not swept here; swept: {', '.join(params)}")
     measured = analysis.per_run(results, target)
     return plots.theory(measured, param, predictor(ms, param, eps))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing as mp
+import os
 import platform
 import subprocess
 import time
@@ -26,6 +27,7 @@ import pandas as pd
 from apga_sim.analysis import quantile, time_to_target
 from apga_sim.availability import Schedule
 from apga_sim.engine import Budget, Cluster, Engine
+from apga_sim.lifecycle import die_with_parent, init_ray
 from apga_sim.oracles import build_oracle
 from apga_sim.scenario import RingAllReduce, Scenario, ScenarioError, TwiceMaxUpload
 from apga_sim.timing import WorkerTimes
@@ -113,6 +115,10 @@ def run_identity(scenario: dict[str, Any], method: dict[str, Any]) -> dict[str, 
     return {k: v for k, v in scenario.items() if k not in NOT_IN_RUN} | {"method": method}
 
 
+FINAL = ("complete", "failed")
+"""Statuses of runs that are done: rerunning them (deterministic) would give the same trace."""
+
+
 def check_existing(spec: RunSpec, overwrite: bool) -> str:
     """Decide what to do with ``spec``'s directory: ``run`` or ``skip``; refuse a foreign one."""
     manifest_path = spec.run_dir / "manifest.json"
@@ -124,7 +130,12 @@ def check_existing(spec: RunSpec, overwrite: bool) -> str:
         return "run"
     if overwrite:
         return "run"
-    manifest = read_manifest(spec.run_dir)
+    try:
+        manifest = read_manifest(spec.run_dir)
+    except (OSError, ValueError) as exc:
+        raise ScenarioError(
+            f"{manifest_path}: unreadable ({type(exc).__name__}); pass --overwrite to redo the run"
+        ) from None
     method = spec.scenario.method(spec.method).model_dump(mode="json")
     mine = run_identity(spec.scenario.model_dump(mode="json"), method)
     if run_identity(manifest.get("scenario", {}), manifest.get("method_config", {})) != mine:
@@ -132,7 +143,16 @@ def check_existing(spec: RunSpec, overwrite: bool) -> str:
             f"{spec.run_dir}: holds a run of a different scenario; choose "
             "another --out, or pass --overwrite to replace it"
         )
-    return "skip" if manifest.get("status") == "complete" else "run"
+    traces = all((spec.run_dir / f).is_file() for f in ("events.parquet", "evals.parquet"))
+    return "skip" if manifest.get("status") in FINAL and traces else "run"
+
+
+class NonFiniteError(ArithmeticError):
+    """A run's parameters or evaluation became non-finite: the run stops, marked failed."""
+
+    def __init__(self, reason: str, update: int) -> None:
+        super().__init__(f"{reason} at update {update}")
+        self.reason, self.update = reason, update
 
 
 def run_one(spec: RunSpec, progress: ProgressFn | None = None) -> dict[str, Any]:
@@ -158,8 +178,17 @@ def run_one(spec: RunSpec, progress: ProgressFn | None = None) -> dict[str, Any]
             begin = time.perf_counter()
             recorder.evals.append(row | oracle.evaluate(optimizer.theta))
             engine.counters.eval_seconds += time.perf_counter() - begin
+            returns = [v for k, v in recorder.evals[-1].items() if k.startswith("return_")]
+            if not np.all(np.isfinite(returns)):
+                raise NonFiniteError("the evaluation return is not finite", row["update"])
 
         def on_update(e: Engine) -> None:
+            if not np.all(np.isfinite(optimizer.theta)):
+                raise NonFiniteError(
+                    "the parameters are not finite (a non-finite gradient or direction, or a "
+                    "step size too large)",
+                    e.counters.updates,
+                )
             every = s.eval.every_updates
             if every is not None and e.counters.updates % every == 0:
                 evaluate()
@@ -172,17 +201,19 @@ def run_one(spec: RunSpec, progress: ProgressFn | None = None) -> dict[str, Any]
                 evaluate()
 
         engine.on_update = on_update
-        evaluate()
-        if s.eval.every_time is not None:
-            engine.env.process(eval_clock())
-        status = "incomplete"
+        status, failure = "incomplete", None
         try:
+            evaluate()
+            if s.eval.every_time is not None:
+                engine.env.process(eval_clock())
             engine.run()
             status = "complete"
+        except NonFiniteError as exc:
+            status, failure = "failed", {"reason": exc.reason, "update": exc.update}
         finally:
             counters = engine.counters
             counters.sim_time = float(engine.env.now)
-            if recorder.evals[-1]["update"] != counters.updates:
+            if failure is None and recorder.evals[-1]["update"] != counters.updates:
                 evaluate()
             manifest = _manifest(
                 spec,
@@ -191,6 +222,8 @@ def run_one(spec: RunSpec, progress: ProgressFn | None = None) -> dict[str, Any]
                 time.perf_counter() - start,
                 recorder,
             ) | {"dim": oracle.dim}
+            if failure is not None:
+                manifest |= {"failure": failure, "final_return": None, "time_to_target": None}
             write_run(spec.run_dir, recorder, manifest)
     finally:
         oracle.close()
@@ -233,11 +266,11 @@ def _run_on_ray(
     specs: list[RunSpec], address: str, on_done: Callable[[RunSpec, dict[str, Any]], None] | None
 ) -> None:
     try:
-        import ray
-    except ImportError:
-        raise ScenarioError("--ray needs the ray extra: pip install 'apga-sim[ray]'") from None
-    if not ray.is_initialized():
-        ray.init(address=None if address == "local" else address, log_to_driver=False)
+        init_ray(None if address == "local" else address)
+    except ConnectionError as exc:
+        raise ScenarioError(f"--ray: {exc}") from None
+    import ray
+
     remote = ray.remote(num_cpus=1)(_run_quiet)
     pending = {remote.remote(spec): spec for spec in specs}
     while pending:
@@ -274,7 +307,9 @@ def run_many(
             done(spec, run_one(spec, on_start(spec) if on_start else None))
     else:
         ctx = mp.get_context("spawn")
-        with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        with cf.ProcessPoolExecutor(
+            max_workers=jobs, mp_context=ctx, initializer=die_with_parent, initargs=(os.getpid(),)
+        ) as pool:
             futures = {pool.submit(_run_quiet, spec): spec for spec in specs}
             for future in cf.as_completed(futures):
                 done(futures[future], future.result())
@@ -282,9 +317,10 @@ def run_many(
 
 
 def summarize(runs: list[RunSpec]) -> list[dict[str, Any]]:
-    """Per-method rows: runs, median updates, simulated time, time-to-target, final return.
+    """Per-method rows: runs, failed runs, median updates, simulated time, time-to-target, return.
 
-    Time-to-target is recomputed from the evaluations with the scenario's current target.
+    Time-to-target is recomputed from the evaluations with the scenario's current target; the
+    medians leave failed runs out.
     """
     manifests = []
     for spec in runs:
@@ -294,17 +330,24 @@ def summarize(runs: list[RunSpec]) -> list[dict[str, Any]]:
         manifests.append(read_manifest(spec.run_dir) | {"time_to_target": ttt})
     rows = []
     for label in dict.fromkeys(m["method"] for m in manifests):
-        ms = [m for m in manifests if m["method"] == label]
+        every = [m for m in manifests if m["method"] == label]
+        ms = [m for m in every if m["status"] != "failed"]  # never a statistic
         ttt = [np.inf if m["time_to_target"] is None else m["time_to_target"] for m in ms]
         rows.append(
             {
                 "method": label,
-                "runs": len(ms),
-                "updates": float(np.median([m["counters"]["updates"] for m in ms])),
-                "sim_time": float(np.median([m["counters"]["sim_time"] for m in ms])),
+                "runs": len(every),
+                "failed": len(every) - len(ms),
+                "updates": _median([m["counters"]["updates"] for m in ms]),
+                "sim_time": _median([m["counters"]["sim_time"] for m in ms]),
                 "reached": int(np.isfinite(ttt).sum()),
-                "time_to_target": quantile(ttt, 0.5),  # inf: the median run never reached it
-                "final_return": float(np.median([m["final_return"] for m in ms])),
+                "time_to_target": quantile(ttt, 0.5) if ms else np.nan,  # inf: never reached
+                "final_return": _median([m["final_return"] for m in ms]),
             }
         )
     return rows
+
+
+def _median(values: list[float]) -> float:
+    """The median, ``nan`` for no values (every run failed)."""
+    return float(np.median(values)) if values else np.nan

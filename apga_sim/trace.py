@@ -11,6 +11,7 @@ A run directory holds
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
@@ -130,17 +131,45 @@ class Recorder:
 
 
 def write_run(run_dir: Path, recorder: Recorder, manifest: dict[str, Any]) -> None:
-    """Write a run directory atomically: into a sibling temporary folder, then renamed."""
+    """Write a run directory atomically: into a sibling temporary folder, then renamed.
+
+    Temporary folders left by killed processes are removed first, and this one is removed if
+    writing fails (a full disk, a vanished folder): no half-written run is ever left.
+    """
     run_dir = Path(run_dir)
+    remove_stale_tmp(run_dir)
     tmp = run_dir.with_name(f".{run_dir.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    pq.write_table(recorder.events_table(), tmp / "events.parquet")
-    pq.write_table(recorder.evals_table(), tmp / "evals.parquet")
-    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-    os.replace(tmp, run_dir)
+    try:
+        tmp.mkdir(parents=True)
+        pq.write_table(recorder.events_table(), tmp / "events.parquet")
+        pq.write_table(recorder.evals_table(), tmp / "evals.parquet")
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        if run_dir.exists():
+            shutil.rmtree(run_dir)
+        os.replace(tmp, run_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def remove_stale_tmp(run_dir: Path) -> None:
+    """Remove ``run_dir``'s temporary folders whose writing process no longer exists."""
+    for tmp in run_dir.parent.glob(f".{glob.escape(run_dir.name)}.tmp-*"):
+        pid = tmp.name.rsplit("-", 1)[1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists (signal 0 checks without sending anything)."""
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def read_manifest(run_dir: str | Path) -> dict[str, Any]:

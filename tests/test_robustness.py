@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import copy
+import json
+import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -115,7 +119,10 @@ BAD_YAML = {
     "binary": "name: !!binary aGVsbG8=",
     "python": "name: !!python/object/apply:os.system [ls]",
     "laughs": "a: &a [x,x,x,x,x,x,x,x,x]\n"
-    + "".join(f"{c}: &{c} [{','.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi")),
+    + "".join(
+        f"{c}: &{c} [{','.join(['*' + p] * 9)}]\n"
+        for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+    ),
     "big_int": "n: " + "7" * 4301,
     "recursive": "a: &a [*a]",
     "not_utf8": b"name: \xff\xfe",
@@ -137,3 +144,132 @@ def test_huge_yaml_file_is_refused(tmp_path):
     path.write_text("description: '" + "x" * 2_000_000 + "'\n")
     res = runner.invoke(app, ["validate", str(path)])
     assert res.exit_code == 2 and "larger than" in res.output
+
+
+@pytest.fixture
+def results(quick_yaml, tmp_path):
+    """A complete run folder of a 2-cell sweep (the theory plot needs one)."""
+    data = BASE | {"sweep": {"n": [2, 3]}, "target_return": -4.0}
+    out = tmp_path / "res"
+    res = runner.invoke(app, ["run", str(quick_yaml(data)), "--out", str(out), "--jobs", "1"])
+    assert res.exit_code == 0, res.output
+    return out
+
+
+def _misuse(tmp_path: Path, results: Path, scenario: Path) -> list[tuple[list[str], str]]:
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    run_dir = next(results.rglob("manifest.json")).parent
+    s = str(scenario)
+    read_only = [  # root writes anywhere: these hold for other users only
+        (["run", s, "--out", str(locked / "out")], "not writable"),
+        (["plot", str(results), "--out", str(locked / "fig")], "not writable"),
+        (["export-trace", str(run_dir), "--out", str(locked / "t.json")], "not writable"),
+    ]
+    return [
+        *(read_only if os.geteuid() != 0 else []),
+        (["run", s, "--out", str(a_file / "below")], "--out"),
+        (["run", s, "--out", str(a_file)], "--out"),
+        (["run", s, "--out", str(tmp_path / ("x" * 300))], "too long"),
+        (["run", s, "--jobs", "1000000"], "--jobs"),
+        (["run", s, "--seeds", "1" * 30], "--seeds"),
+        (
+            ["run", s, "--set", "n=[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]"],
+            "--set",
+        ),
+        (["plot", str(results), "--kind", "theory", "--param", "nope"], "--param"),
+        (["plot", str(results), "--kind", "theory", "--eps", "-1"], "--eps"),
+        (["plot", str(results), "--target", "nan"], "--target"),
+        (["plot", str(results), "--out", str(a_file / "fig")], "--out"),
+        (["summary", str(results), "--target", "inf"], "--target"),
+        (["export-trace", str(run_dir), "--out", str(a_file / "t.json")], "--out"),
+    ]
+
+
+def test_misused_commands_exit_2_with_a_message(results, quick_yaml, tmp_path):
+    scenario = quick_yaml(BASE)
+    for args, word in _misuse(tmp_path, results, scenario):
+        res = runner.invoke(app, args)
+        assert res.exit_code == 2, (args, res.output)
+        assert word in res.output and "Traceback" not in res.output, (args, res.output)
+
+
+def test_plot_never_replaces_a_file_at_an_explicit_out(results, tmp_path):
+    stem = tmp_path / "mine"
+    (tmp_path / "mine.png").write_bytes(b"my figure")
+    res = runner.invoke(app, ["plot", str(results), "--out", str(stem)])
+    assert res.exit_code == 2 and "--overwrite" in res.output
+    assert (tmp_path / "mine.png").read_bytes() == b"my figure"
+    res = runner.invoke(app, ["plot", str(results), "--out", str(stem), "--overwrite"])
+    assert res.exit_code == 0, res.output
+
+
+@pytest.mark.parametrize(
+    ("damage", "commands"),
+    [
+        ("truncate_manifest", ["summary", "plot", "run"]),
+        ("drop_evals", ["summary", "plot"]),
+        ("corrupt_events", ["summary", "export-trace"]),
+    ],
+)
+def test_partial_or_corrupt_results_give_a_clean_error(damage, commands, results, quick_yaml):
+    run_dir = next(results.rglob("manifest.json")).parent
+    if damage == "truncate_manifest":
+        path = run_dir / "manifest.json"
+        path.write_text(path.read_text()[:50])
+    elif damage == "drop_evals":
+        (run_dir / "evals.parquet").unlink()
+    else:
+        (run_dir / "events.parquet").write_bytes(b"PAR1 not really")
+    scenario = quick_yaml(BASE | {"sweep": {"n": [2, 3]}, "target_return": -4.0})
+    args = {
+        "summary": ["summary", str(results)],
+        "plot": ["plot", str(results)],
+        "run": ["run", str(scenario), "--out", str(results)],
+        "export-trace": ["export-trace", str(run_dir)],
+    }
+    for command in commands:
+        res = runner.invoke(app, args[command])
+        assert res.exit_code == 2, (command, res.output)
+        assert "Traceback" not in res.output and len(res.output) < 1000, (command, res.output)
+
+
+def test_missing_evals_of_a_complete_run_are_recomputed(results, quick_yaml):
+    run_dir = next(results.rglob("manifest.json")).parent
+    (run_dir / "evals.parquet").unlink()
+    scenario = quick_yaml(BASE | {"sweep": {"n": [2, 3]}, "target_return": -4.0})
+    res = runner.invoke(app, ["run", str(scenario), "--out", str(results), "--jobs", "1"])
+    assert res.exit_code == 0, res.output
+    assert (run_dir / "evals.parquet").is_file()
+
+
+def test_a_non_finite_run_fails_alone_and_is_shown_as_failed(quick_yaml, tmp_path):
+    data = BASE | {
+        "methods": [
+            {"name": "async_pg", "alpha": 1e300, "label": "blows_up"},
+            {"name": "rennala_nigt", "alpha": 0.1, "M": 4},
+        ],
+        "seeds": [0, 1],
+        "target_return": -4.0,
+    }
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["run", str(quick_yaml(data)), "--out", str(out), "--jobs", "1"])
+    assert res.exit_code == 0, res.output
+    assert "2 (2 failed)" in res.output and "failed" in res.output
+    bad = json.loads((out / "blows_up" / "seed-0" / "manifest.json").read_text())
+    assert bad["status"] == "failed" and bad["final_return"] is None
+    assert "not finite" in bad["failure"]["reason"] and bad["failure"]["update"] >= 1
+    good = json.loads((out / "rennala_nigt" / "seed-0" / "manifest.json").read_text())
+    assert good["status"] == "complete" and good["counters"]["updates"] == 5
+    res = runner.invoke(app, ["summary", str(out)])
+    assert res.exit_code == 0, res.output
+    table = pd.read_parquet(out / "summary.parquet").set_index("method")
+    assert table.loc["blows_up", "failed"] == 2 and np.isnan(table.loc["blows_up", "final_return"])
+    assert table.loc["rennala_nigt", "failed"] == 0
+    res = runner.invoke(app, ["plot", str(out), "--kind", "curves"])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["run", str(quick_yaml(data)), "--out", str(out), "--jobs", "1"])
+    assert res.exit_code == 0 and "skipped" in res.output  # a failed run is done: not redone

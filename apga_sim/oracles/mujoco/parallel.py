@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from apga_sim.lifecycle import init_ray
 from apga_sim.oracles.mujoco.envs import EnvBank, VariantSpec
 from apga_sim.oracles.mujoco.policy import PolicyLayout
 from apga_sim.oracles.mujoco.rollout import RolloutRequest, Trajectory, rollout_batch
@@ -227,10 +228,7 @@ class RayExecutor:
         import ray
 
         if not ray.is_initialized():
-            if self._address is not None:
-                ray.init(address=self._address)
-            else:
-                ray.init(num_cpus=self._n, include_dashboard=False, log_to_driver=False)
+            init_ray(self._address, num_cpus=self._n)
             self._owns_ray = True
         actor_cls = ray.remote(num_cpus=1)(RolloutRunner)
         self._actors = [actor_cls.remote(*self._args) for _ in range(self._n)]
