@@ -333,3 +333,21 @@ def test_list_and_schema_describe_the_timing_options():
     text = str(scenario_schema())
     for name in ("stream", "overlap", "mean_up", "sigma_log", "mean_time", "factors"):
         assert name in text
+
+
+def test_factors_from_a_csv_file(tmp_path):
+    # Worker 2's jobs take 1 s, 4 s for jobs starting in [1, 3): sync b = 1 rounds end at
+    # 1 (w2's job from 0), 1 + 4 = 5 (from 1), 6 (from 5).
+    (tmp_path / "phases.csv").write_text("worker,factor,start,end\n2,4,1,3\n")
+    from apga_sim.scenario import parse_scenario
+
+    s = make_scenario(
+        n=2,
+        h={"kind": "equal"},
+        methods=[{"name": "sync_pg", "alpha": 0.1, "b": 1}],
+        budget={"updates": 3},
+    )
+    data = s.model_dump(mode="json")
+    data["h"]["factors"] = "phases.csv"
+    events, _, _ = simulate(parse_scenario(data, base_dir=tmp_path))
+    assert update_times(events).tolist() == [1.0, 5.0, 6.0]
