@@ -91,6 +91,12 @@ def param_columns(results_df: pd.DataFrame) -> list[str]:
     return [c for c in candidates if constant[c]]
 
 
+def sort_key(values: pd.Series) -> pd.Series:
+    """Sort key of a column of swept values: numbers as numbers (4 < 16), others as text."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    return numbers if numbers.notna().all() else values.astype(str)
+
+
 def run_keys(results_df: pd.DataFrame) -> list[str]:
     """Columns identifying one run: ``run`` if present, else method, seed and parameters."""
     if "run" in results_df.columns:
@@ -339,7 +345,7 @@ def summary(
     column: str = "return_mean",
     manifests_by_run: Mapping[str, Mapping[str, object]] | None = None,
 ) -> pd.DataFrame:
-    """Per-method (and per swept parameter) table over seeds.
+    """Per-method (and per swept parameter) table over seeds; each method's cells in order.
 
     Time-to-target columns: ``reached`` (runs reaching the target), ``ttt_median``, ``ttt_q20``,
     ``ttt_q80`` (:func:`quantile`, ``inf`` = not reached). The other columns are medians over
@@ -382,4 +388,12 @@ def summary(
         ):
             row[stat] = group[stat].median()
         rows.append(row)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    if len(groups) == 1:
+        return table
+    first = {m: k for k, m in enumerate(dict.fromkeys(table["method"]))}
+
+    def key(values: pd.Series) -> pd.Series:
+        return values.map(first) if values.name == "method" else sort_key(values)
+
+    return table.sort_values(groups, key=key, kind="stable", ignore_index=True)

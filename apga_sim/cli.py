@@ -10,12 +10,13 @@ import contextlib
 import json
 import math
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -603,31 +604,47 @@ def summary(
     _finite(("--target", target))
     with _fails(), reading(results_dir):
         table_df = make_summary(_results(results_dir), target)
-    with _fails(), writing(results_dir / "summary.parquet"):
-        table_df.to_parquet(results_dir / "summary.parquet")
+    dest = results_dir / "summary.parquet"
+    replaced = dest.exists()
+    with _fails(), writing(dest):
+        table_df.to_parquet(dest)
+    target = table_df.attrs["target"]
     table = Table(
-        title=f"{results_dir}: medians over seeds; time-to-target 20%-80% band (inf = not reached)"
+        title=f"{results_dir}: medians over seeds; time-to-target 20%-80% band (inf = not "
+        f"reached); target {target}",
+        box=box.SIMPLE_HEAVY,  # no column rules: room for every column at 120 characters
     )
     headings = {
-        "ttt_median": "time-to-target",
+        "ttt_median": "time to\ntarget",
         "ttt_q20": "20%",
         "ttt_q80": "80%",
-        "final_return": "final return",
-        "gradients_used": "grads used",
-        "gradients_cancelled": "cancelled",
-        "gradients_discarded": "discarded",
-        "comm_share": "comm share",
+        "final_return": "final\nreturn",
+        "gradients_used": "grads\nused",
+        "gradients_cancelled": "grads\ncancelled",
+        "gradients_discarded": "grads\ndiscarded",
+        "comm_share": "comm\nshare",
     }
-    for col in table_df.columns:
-        table.add_column(
-            headings.get(str(col), str(col)),
-            no_wrap=col == "method",
+    cells = [
+        [escape(v) if isinstance(v, str) else _fmt(float(v)) for v in row]
+        for row in table_df.itertuples(index=False)
+    ]
+    for k, col in enumerate(table_df.columns):
+        heading = headings.get(str(col), str(col))
+        table.add_column(  # neither values nor headings are ever cut
+            heading,
+            min_width=max(len(line) for line in [*heading.split("\n"), *(r[k] for r in cells)]),
             justify="left" if col == "method" else "right",
         )
-    for row in table_df.itertuples(index=False):
-        table.add_row(*(escape(v) if isinstance(v, str) else _fmt(float(v)) for v in row))
-    out.print(table)
-    out.print(f"written: {results_dir / 'summary.parquet'}")
+    for row in cells:
+        table.add_row(*row)
+    out.print(table, crop=False)
+    _written([dest], replaced={dest} if replaced else set())
+
+
+def _written(paths: Iterable[Path], replaced: set[Path]) -> None:
+    """Say which files were written, and which of them replaced an earlier version."""
+    for path in paths:
+        out.print(f"{'replaced' if path in replaced else 'written'}: {path}")
 
 
 @app.command()
@@ -646,48 +663,64 @@ def plot(
             "--out", help="File stem for PNG and PDF (default: RESULTS_DIR/figures/<kind>)."
         ),
     ] = None,
-    run: Annotated[Path | None, typer.Option(help="Run directory for gantt.")] = None,
+    run: Annotated[
+        Path | None,
+        typer.Option(help="Run directory for gantt (default: the first run; the title names it)."),
+    ] = None,
+    t0: Annotated[float | None, typer.Option(help="gantt: start of the time window [s].")] = None,
+    t1: Annotated[float | None, typer.Option(help="gantt: end of the time window [s].")] = None,
     param: Annotated[str | None, typer.Option(help="Swept parameter for theory.")] = None,
     eps: Annotated[float, typer.Option(help="Accuracy eps in the theory formulas.")] = 0.1,
-    target: Annotated[float | None, typer.Option(help="Target return for ttt/theory.")] = None,
+    target: Annotated[
+        float | None,
+        typer.Option(help="Target return for curves/ttt/theory (default: the scenario's)."),
+    ] = None,
     overwrite: Annotated[
         bool, typer.Option(help="Replace existing files at an explicit --out.")
     ] = False,
 ) -> None:
     """Plot results as PNG and PDF (the same functions live in apga_sim.plots).
 
-    Files at an explicit --out are replaced only with --overwrite.
+    A sweep is never pooled: curves get one panel per sweep cell, ttt one row per cell and
+    method. The files record what made them (target, runs, seeds) as metadata. The figure of
+    the same kind in RESULTS_DIR/figures is replaced, and the command says so; files at an
+    explicit --out are replaced only with --overwrite.
     """
     from apga_sim.plots import save
     from apga_sim.report import KINDS, figure
 
     if kind not in KINDS:
         _fail(f"--kind: {kind!r} is not one of {', '.join(KINDS)}")
-    _finite(("--eps", eps), ("--target", target))
+    _finite(("--eps", eps), ("--target", target), ("--t0", t0), ("--t1", t1))
     if eps <= 0:
         _fail(f"--eps: must be > 0 (got {eps})")
+    t_range = None
+    if t0 is not None or t1 is not None:
+        if kind != "gantt":
+            _fail("--t0/--t1: only for --kind gantt")
+        t_range = (t0 or 0.0, t1 if t1 is not None else math.inf)
     try:
         with reading(results_dir):
-            fig, _ = figure(
+            fig, data = figure(
                 _results(results_dir),
                 kind,
                 run=str(run) if run else None,
                 param=param,
                 eps=eps,
                 target=target,
+                t_range=t_range,
             )
-    except (ScenarioError, ValueError, KeyError) as exc:
+    except (ScenarioError, ValueError, KeyError, FileNotFoundError) as exc:
         _fail(str(exc))
+    if kind == "gantt":
+        out.print(escape(f"gantt of run {data.attrs['run']} (--run picks another)"))
     stem = out_path or results_dir / "figures" / kind
     existing = {p for p in (Path(f"{stem}.png"), Path(f"{stem}.pdf")) if p.exists()}
     if out_path is not None and existing and not overwrite:
         _fail(f"--out: {', '.join(map(str, sorted(existing)))} exists; pass --overwrite")
     _out_dir(stem.parent)
     with _fails(), writing(stem):
-        stem.parent.mkdir(parents=True, exist_ok=True)
-        written = save(fig, stem)
-    for path in written:
-        out.print(f"written: {path}")
+        _written(save(fig, stem, data.attrs), existing)
 
 
 @app.command("export-trace")
@@ -748,8 +781,8 @@ def figures(
         out.print(f"[bold]{f}[/]")
         target = out_dir / s.name
         _execute(specs(s, target), jobs, ray, overwrite=False)
-        for path in all_figures(target, target / "figures"):
-            out.print(f"written: {path}")
+        existing = set((target / "figures").glob("*.p[dn][fg]"))
+        _written(all_figures(target, target / "figures"), existing)
 
 
 @app.command()

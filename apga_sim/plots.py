@@ -7,13 +7,16 @@ tests and notebooks can check the numbers behind a figure. :func:`save` writes P
 
 from __future__ import annotations
 
+import json
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
+from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -80,6 +83,28 @@ def _order(values: pd.Series) -> list:
     return [m for m in METHODS if m in present] + [v for v in present if v not in METHODS]
 
 
+def cells(df: pd.DataFrame, params: Sequence[str]) -> list[tuple]:
+    """The distinct values of ``params`` in ``df``, numbers sorted as numbers; ``[()]`` if none."""
+    if not params:
+        return [()]
+    unique = df[list(params)].drop_duplicates()
+    ordered = unique.sort_values(list(params), key=analysis.sort_key, kind="stable")
+    return list(ordered.itertuples(index=False, name=None))
+
+
+def cell_label(params: Sequence[str], values: Sequence[Any]) -> str:
+    """``n = 4, h.scale = 0.5``."""
+    return ", ".join(f"{p} = {v}" for p, v in zip(params, values, strict=True))
+
+
+def _in_cell(df: pd.DataFrame, params: Sequence[str], values: Sequence[Any]) -> pd.DataFrame:
+    """The rows of ``df`` in one sweep cell."""
+    mask = np.ones(len(df), dtype=bool)
+    for p, v in zip(params, values, strict=True):
+        mask &= (df[p] == v).to_numpy()
+    return df[mask]
+
+
 def step_values(
     results_df: pd.DataFrame, grid: np.ndarray, column: str, x: str = "time"
 ) -> pd.DataFrame:
@@ -124,12 +149,14 @@ def curves(
     by: str = "method",
     x: str = "time",
     target: float | None = None,
+    facet: Sequence[str] = (),
 ) -> tuple[Figure, pd.DataFrame]:
     """Return against simulated time, one line per method: median over seeds and a quantile band.
 
     Runs are evaluated at different times, so each run is held step-wise (previous value) on a
     common time grid before the quantiles are taken; a grid point is plotted only where every
-    run of the method has data.
+    run of the method has data. With ``facet`` (swept parameters), every sweep cell gets its own
+    panels: runs of different cells are never pooled.
 
     Args:
         results_df: Tidy results (evals rows with ``method``, ``seed``, ``run``).
@@ -142,21 +169,26 @@ def curves(
         x: Horizontal axis: ``time``, or ``update`` (return against the update count, which
             separates what an update achieves from how long it takes).
         target: Target return, drawn as a dotted line.
+        facet: Swept-parameter columns; one column of panels per cell (their values).
 
     Returns:
-        The figure and a DataFrame with columns ``panel, <by>, <x>, median, lower, upper, runs``.
+        The figure and a DataFrame with columns ``panel``, the ``facet`` columns, ``<by>, <x>,
+        median, lower, upper, runs``.
 
     """
     columns = list(columns or _return_columns(results_df))
+    facet = list(facet)
     if grid is None:
         grid = np.linspace(0.0, float(results_df[x].max()), points)
     grid = np.asarray(grid, dtype=float)
     groups = _order(results_df[by])
     styles = _styles(groups)
+    panels = [(column, cell) for column in columns for cell in cells(results_df, facet)]
     rows = []
-    for column in columns:
+    for column, cell in panels:
+        in_cell = _in_cell(results_df, facet, cell)
         for name in groups:
-            wide = step_values(results_df[results_df[by] == name], grid, column, x)
+            wide = step_values(in_cell[in_cell[by] == name], grid, column, x)
             complete = wide.notna().all(axis=1)
             stats = pd.DataFrame(
                 {
@@ -165,15 +197,20 @@ def curves(
                     "upper": wide.quantile(band[1], axis=1),
                 }
             ).where(complete)
-            rows.append(stats.reset_index().assign(panel=column, **{by: name}, runs=wide.shape[1]))
-    data = pd.concat(rows, ignore_index=True)[["panel", by, x, "median", "lower", "upper", "runs"]]
+            ident = {"panel": column, **dict(zip(facet, cell, strict=True)), by: name}
+            rows.append(stats.reset_index().assign(**ident, runs=wide.shape[1]))
+    order = ["panel", *facet, by, x, "median", "lower", "upper", "runs"]
+    data = pd.concat(rows, ignore_index=True)[order]
+    shape = (len(columns), len(panels) // len(columns)) if facet else (1, len(columns))
     with mpl.rc_context(STYLE):
-        fig = Figure(figsize=(max(3.4, 2.6 * len(columns)), 2.4), layout="constrained")
-        axes = fig.subplots(1, len(columns), sharey=True, squeeze=False)[0]
-        for ax, column in zip(axes, columns, strict=True):
+        size = (max(3.4, 2.6 * shape[1]), 0.4 + 2.0 * shape[0])
+        fig = Figure(figsize=size, layout="constrained")
+        axes = fig.subplots(*shape, sharey=True, squeeze=False).ravel()
+        for ax, (column, cell) in zip(axes, panels, strict=True):
+            part_cell = _in_cell(data[data["panel"] == column], facet, cell)
             for k, name in enumerate(groups):
                 label, colour = styles[name]
-                part = data[(data["panel"] == column) & (data[by] == name)]
+                part = part_cell[part_cell[by] == name]
                 # distinct dashes keep identical curves (e.g. Rennala = Synchronous) visible
                 ax.plot(part[x], part["median"], color=colour, label=label, ls=DASHES[k % 4])
                 ax.fill_between(
@@ -182,9 +219,12 @@ def curves(
             if target is not None:
                 ax.axhline(target, color="0.3", lw=0.8, ls=":", label=f"target {target:.4g}")
             ax.set_xlabel(X_LABELS.get(x, x))
+            titles = [cell_label(facet, cell)] if facet else []
             if len(columns) > 1:
-                ax.set_title("mean" if column == "return_mean" else column.split("/", 1)[1])
-        axes[0].set_ylabel(RETURN_LABEL)
+                titles.append("mean" if column == "return_mean" else column.split("/", 1)[1])
+            ax.set_title(", ".join(titles))
+        for ax in axes[:: shape[1]]:
+            ax.set_ylabel(RETURN_LABEL)
         axes[0].legend(loc="best", frameon=False)
     return fig, data
 
@@ -194,12 +234,20 @@ def ttt(
     target: float,
     column: str = "return_mean",
     by: str = "method",
+    facet: Sequence[str] = (),
 ) -> tuple[Figure, pd.DataFrame]:
-    """Time-to-target of every run, one row per method, seeds as points.
+    """Time-to-target of every run, one row per method (and sweep cell), seeds as points.
 
     The bar marks the median and the line the 20%-80% range over seeds (runs that never reach
     the target count as infinitely slow). Runs that never reach the target are drawn as crosses
-    at the right edge, at the tick labelled "not reached", with their count.
+    at the right edge, at the tick labelled "not reached", with the count "k/N not reached".
+
+    Args:
+        results_df: Tidy results.
+        target: Return to reach.
+        column: Return column.
+        by: Column naming the methods.
+        facet: Swept-parameter columns: one row per cell and method, cells never pooled.
 
     Returns:
         The figure and the per-run table of :func:`apga_sim.analysis.per_run` plus ``reached``.
@@ -207,17 +255,20 @@ def ttt(
     """
     data = analysis.per_run(results_df, target, column=column)
     data["reached"] = data["time_to_target"].notna()
-    groups = _order(data[by])
-    styles = _styles(groups)
+    facet = list(facet)
+    methods = _order(data[by])
+    styles = _styles(methods)
+    rows = [(cell, name) for cell in cells(data, facet) for name in methods]
+    rows = [r for r in rows if len(_in_cell(data[data[by] == r[1]], facet, r[0]))]
     finite = data.loc[data["reached"], "time_to_target"]
     horizon = float(finite.max()) if len(finite) else float(results_df["time"].max())
     edge = 1.12 * horizon if horizon > 0 else 1.0
     with mpl.rc_context(STYLE):
-        fig = Figure(figsize=(3.6, 0.9 + 0.45 * len(groups)), layout="constrained")
+        fig = Figure(figsize=(3.6, 0.9 + 0.45 * len(rows)), layout="constrained")
         ax = fig.subplots()
-        for y, name in enumerate(groups):
-            label, colour = styles[name]
-            group = data[data[by] == name].reset_index(drop=True)
+        for y, (cell, name) in enumerate(rows):
+            colour = styles[name][1]
+            group = _in_cell(data[data[by] == name], facet, cell).reset_index(drop=True)
             jitter = np.linspace(-0.15, 0.15, len(group)) if len(group) > 1 else np.zeros(1)
             x = group["time_to_target"].fillna(edge).to_numpy()
             reached = group["reached"].to_numpy()
@@ -230,7 +281,7 @@ def ttt(
                 ax.plot([mid, mid], [y - 0.3, y + 0.3], color=colour, lw=2.0)
             if (~reached).any():
                 ax.annotate(
-                    f"{(~reached).sum()}/{len(group)}",
+                    f"{(~reached).sum()}/{len(group)} not reached",
                     (edge, y),
                     xytext=(7, 0),
                     textcoords="offset points",
@@ -240,8 +291,12 @@ def ttt(
         ticks = [t for t in MaxNLocator(5).tick_values(0, horizon) if 0 <= t <= horizon]
         ax.set_xticks([*ticks, edge], [f"{t:g}" for t in ticks] + ["not\nreached"])
         ax.set_xlim(0, edge * 1.15)
-        ax.set_yticks(range(len(groups)), [styles[g][0] for g in groups])
-        ax.set_ylim(len(groups) - 0.5, -0.5)
+        labels = [
+            styles[name][0] + (f", {cell_label(facet, cell)}" if facet else "")
+            for cell, name in rows
+        ]
+        ax.set_yticks(range(len(rows)), labels)
+        ax.set_ylim(len(rows) - 0.5, -0.5)
         ax.set_xlabel(TIME_LABEL)
         ax.set_title(f"time to {column} >= {target:g}")
     return fig, data
@@ -332,50 +387,125 @@ def ttt_intervals(
     return fig, data
 
 
+#: Pixel columns of a Gantt row: the timeline is drawn at this resolution.
+GANTT_PIXELS = 1000
+
+
+def _time_in_bins(starts: np.ndarray, ends: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Seconds each bin ``[edges[k], edges[k + 1])`` spends inside the intervals ``[start, end)``.
+
+    ``C(t) = sum_j clip(t - start_j, 0, end_j - start_j)`` is the time covered up to ``t``;
+    a bin holds ``C(edges[k + 1]) - C(edges[k])``.
+    """
+    starts, ends = np.sort(starts), np.sort(ends)
+    sum_starts = np.concatenate([[0.0], np.cumsum(starts)])
+    sum_ends = np.concatenate([[0.0], np.cumsum(ends)])
+    begun = np.searchsorted(starts, edges, side="right")
+    over = np.searchsorted(ends, edges, side="right")
+    covered = begun * edges - sum_starts[begun] - (over * edges - sum_ends[over])
+    return np.diff(covered)
+
+
+def _pixel_states(shares: np.ndarray) -> np.ndarray:
+    """The state shown by each pixel, so that every state gets as many pixels as it has time.
+
+    A state present in a pixel is owed that pixel's share of it; each pixel shows the present
+    state owed most (error diffusion). Intervals thinner than a pixel thus keep their total
+    width instead of each taking a whole pixel.
+
+    Args:
+        shares: ``(rows, states, pixels)`` fractions of each pixel's time in each state.
+
+    Returns:
+        ``(rows, pixels)`` state indices, -1 where no state is present.
+
+    """
+    rows, _, pixels = shares.shape
+    owed = np.zeros(shares.shape[:2])
+    shown = np.full((rows, pixels), -1)
+    everyone = np.arange(rows)
+    for k in range(pixels):
+        share = shares[:, :, k]
+        owed += share
+        pick = np.where(share > 0, owed, -np.inf).argmax(axis=1)
+        some = (share > 0).any(axis=1)
+        shown[some, k] = pick[some]
+        owed[everyone[some], pick[some]] -= 1.0
+    return shown
+
+
 def gantt(
-    events: pd.DataFrame, t_range: tuple[float, float] | None = None
+    events: pd.DataFrame,
+    t_range: tuple[float, float] | None = None,
+    title: str | None = None,
 ) -> tuple[Figure, pd.DataFrame]:
     """Timeline of one run: one row per worker, states coloured apart, updates on a server row.
 
+    Each row is drawn as :data:`GANTT_PIXELS` pixels across the window, every state taking as
+    many pixels as it has time (see :func:`_pixel_states`): thin bars do not smear. Narrow the
+    window to see single jobs.
+
     Args:
         events: One run's events.
-        t_range: Time window to show (default: the whole run).
+        t_range: Time window ``(t0, t1)`` to show (default: the whole run); ``t1`` is cut at
+            the run's last event.
+        title: Figure title, e.g. the run's directory.
 
     Returns:
-        The figure and the intervals drawn (``worker, start, end, state``, idle included).
+        The figure and the intervals in the window (``worker, start, end, state``, idle
+        included, clipped to the window).
 
     """
     span = float(events["time"].max())
+    t0, t1 = t_range or (0.0, span)
+    t1 = min(t1, span)  # nothing happens after the last event
+    if not t0 < t1:
+        raise ValueError(f"time range: need t0 < t1, got {t0:g}, {t1:g}")
     busy = analysis.worker_intervals(events)
     workers = analysis.workers_of(events)
     data = pd.concat(
         [busy[["worker", "start", "end", "state"]], analysis.idle_intervals(busy, workers, span)],
         ignore_index=True,
-    ).sort_values(["worker", "start"], kind="stable", ignore_index=True)
-    row = {w: i + 1 for i, w in enumerate(workers)}
-    updates = events.loc[events["kind"] == "update", "time"].to_numpy()
-    edges = {"edgecolor": "white", "linewidth": 0.3} if len(data) < 3000 else {}
+    )
+    data = data[(data["end"] > t0) & (data["start"] < t1)].assign(
+        start=lambda d: d["start"].clip(lower=t0), end=lambda d: d["end"].clip(upper=t1)
+    )
+    data = data.sort_values(["worker", "start"], kind="stable", ignore_index=True)
+    states = ["idle", *analysis.STATES]
+    edges = np.linspace(t0, t1, GANTT_PIXELS + 1)
+    shares = np.zeros((len(workers), len(states), GANTT_PIXELS))
+    for (worker, state), group in data.groupby(["worker", "state"]):
+        seconds = _time_in_bins(group["start"].to_numpy(), group["end"].to_numpy(), edges)
+        shares[workers.index(worker), states.index(state)] = seconds / np.diff(edges)
+    colours = np.array([to_rgba(STATE_COLOURS[s]) for s in [*states, "idle"]])
+    colours[-1] = 0.0  # index -1: nothing (after the run's end)
+    image = colours[_pixel_states(shares)]
+    times = events["time"]
+    updates = times[(events["kind"] == "update") & (times >= t0) & (times <= t1)].to_numpy()
     with mpl.rc_context(STYLE):
         fig = Figure(figsize=(6.0, 0.9 + min(0.2 * (len(workers) + 1), 7.0)), layout="constrained")
         ax = fig.subplots()
-        states = ["idle", *analysis.STATES]
-        for state in states:
-            part = data[data["state"] == state]
-            for worker, group in part.groupby("worker"):
-                spans = np.column_stack([group["start"], group["end"] - group["start"]])
-                ax.broken_barh(spans, (row[worker] - 0.4, 0.8), color=STATE_COLOURS[state], **edges)
+        for k in range(len(workers)):
+            ax.imshow(
+                image[k][np.newaxis],
+                extent=(t0, t1, k + 1.4, k + 0.6),
+                aspect="auto",
+                interpolation="nearest",
+            )
         ax.vlines(updates, -0.35, 0.35, color="black", lw=0.6)
         labels = ["server", *(f"worker {w}" for w in workers)]
         step = max(1, len(labels) // 25)
         ax.set_yticks(range(0, len(labels), step), labels[::step])
         ax.set_ylim(len(labels) - 0.5, -0.5)
-        ax.set_xlim(*(t_range or (0.0, span)))
+        ax.set_xlim(t0, t1)
         ax.set_xlabel(TIME_LABEL)
         present = [s for s in states if s in set(data["state"])]
         handles = [Patch(color=STATE_COLOURS[s], label=s) for s in present]
         if len(updates):
             handles.append(Line2D([], [], color="black", lw=0.8, label="update"))
         fig.legend(handles=handles, loc="outside upper center", ncols=len(handles), frameon=False)
+        if title:
+            ax.set_title(title, loc="left", fontsize=7)
     return fig, data
 
 
@@ -410,7 +540,11 @@ def theory(
 
     Returns:
         The figure and a DataFrame ``<by>, <param>, runs, reached, median, lower, upper,
-        predicted`` (normalised as plotted; ``inf`` = not reached at that quantile).
+        predicted`` (normalised as plotted; ``inf`` = not reached at that quantile; NaN
+        predicted: no formula, or no reached point to scale it to; the figure says which).
+
+    Raises:
+        ValueError: Nothing to draw: no median reached the target.
 
     """
     if normalise not in ("first", "lsq"):
@@ -431,24 +565,40 @@ def theory(
             }
         )
     data = pd.DataFrame(rows)
-    for _, group in data.groupby(by):
+    groups = _order(data[by])
+    styles = _styles(groups)
+    per_method = data.groupby(by)
+    formula = per_method["predicted"].apply(lambda p: bool(np.isfinite(p).any()))
+    reached = per_method["median"].apply(lambda m: bool(np.isfinite(m).any()))
+    if not reached.any():
+        raise ValueError(
+            "nothing to draw: no median time-to-target reached the target (try a lower --target)"
+        )
+    for _, group in per_method:
         ok = group[np.isfinite(group["median"])]
-        if ok.empty:
-            continue
-        if normalise == "first":
+        if ok.empty:  # nothing measured to scale the theory to
+            data.loc[group.index, "predicted"] = np.nan
+        elif normalise == "first":
             ref = ok.iloc[0]
             data.loc[group.index, ["median", "lower", "upper"]] /= ref["median"]
             data.loc[group.index, "predicted"] /= ref["predicted"]
         else:
             scale = np.exp(np.mean(np.log(ok["median"]) - np.log(ok["predicted"])))
             data.loc[group.index, "predicted"] *= scale
+    has_theory = formula & reached
     how = {
         "first": "measured and theory both normalised to 1 at the first reached point",
         "lsq": "theory scaled per method to the measurements (least squares, log scale)",
     }
-    note = textwrap.fill(f"{how[normalise]} (the theory's constants are free)", 60)
-    groups = _order(data[by])
-    styles = _styles(groups)
+    note = f"{how[normalise]} (the theory's constants are free)"
+    for why, names in (
+        ("no formula (times that vary per job have none)", ~formula),
+        ("no reached point to scale it to", formula & ~reached),
+    ):
+        if names.any():
+            listed = ", ".join(styles[g][0] for g in groups if names[g])
+            note += f"; no theory curve for {listed}: {why}"
+    note = textwrap.fill(note, 60)
     with mpl.rc_context(STYLE):
         fig = Figure(figsize=(3.6, 2.6), layout="constrained")
         ax = fig.subplots()
@@ -473,14 +623,16 @@ def theory(
                 lw=1.0,
                 capsize=2,
             )
-            ax.plot(part[param], part["predicted"], color=colour, ls="--", lw=1.0)
+            if has_theory[name]:
+                ax.plot(part[param], part["predicted"], color=colour, ls="--", lw=1.0)
             missing = int((part["runs"] - part["reached"]).sum())
             suffix = f" ({missing} run{'s' * (missing > 1)} not reached)" if missing else ""
             handles.append(Patch(color=colour, label=label + suffix))
-        handles += [
-            Line2D([], [], color="0.3", marker="o", ms=3, label="measured (median, 20-80%)"),
-            Line2D([], [], color="0.3", ls="--", label="theory"),
-        ]
+        handles.append(
+            Line2D([], [], color="0.3", marker="o", ms=3, label="measured (median, 20-80%)")
+        )
+        if has_theory.any():
+            handles.append(Line2D([], [], color="0.3", ls="--", label="theory"))
         ax.legend(handles=handles, frameon=False)
         if log:
             ax.set_xscale("log")
@@ -501,11 +653,26 @@ def theory(
     return fig, data
 
 
-def save(fig: Figure, path_stem: str | Path) -> tuple[Path, Path]:
-    """Write ``<path_stem>.png`` (200 dpi) and ``<path_stem>.pdf``; create the directory."""
+#: PNG text key (and PDF ``Subject``) holding the parameters a figure was made with, as JSON.
+METADATA_KEY = "apga-sim"
+
+
+def save(
+    fig: Figure, path_stem: str | Path, params: Mapping[str, Any] | None = None
+) -> tuple[Path, Path]:
+    """Write ``<path_stem>.png`` (200 dpi) and ``<path_stem>.pdf``; create the directory.
+
+    Args:
+        fig: The figure.
+        path_stem: Path without suffix.
+        params: What made the figure (kind, target, runs, seeds...), stored as JSON in the PNG
+            text chunk :data:`METADATA_KEY` and the PDF ``Subject``.
+
+    """
     stem = Path(path_stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = (Path(f"{stem}.png"), Path(f"{stem}.pdf"))
-    for path in paths:
-        fig.savefig(path, dpi=200)
+    text = json.dumps(dict(params or {}), default=str, sort_keys=True)
+    fig.savefig(paths[0], dpi=200, metadata={METADATA_KEY: text})
+    fig.savefig(paths[1], metadata={"Subject": text})
     return paths

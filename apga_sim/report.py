@@ -8,8 +8,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
-from apga_sim import analysis, plots, theory
+from apga_sim import __version__, analysis, plots, theory
 from apga_sim.scenario import Scenario
 from apga_sim.timing import WorkerTimes
 from apga_sim.trace import find_runs, load_results, read_manifest
@@ -27,16 +28,35 @@ def target_of(ms: dict[str, dict[str, Any]]) -> float | None:
     return next(iter(ms.values()), {}).get("target_return")
 
 
+def made_from(results: pd.DataFrame, results_dir: str | Path, **params: Any) -> dict[str, Any]:
+    """What a table or figure was made from: ``params`` plus the runs, methods and seeds."""
+    return {
+        "results_dir": str(results_dir),
+        **params,
+        "runs": int(results["run"].nunique()),
+        "methods": list(dict.fromkeys(results["method"])),
+        "seeds": sorted(int(s) for s in results["seed"].unique()),
+        "apga_sim": __version__,
+    }
+
+
 def summary(results_dir: str | Path, target: float | None = None) -> pd.DataFrame:
-    """The per-method summary table (see :func:`apga_sim.analysis.summary`)."""
+    """The per-method summary table (see :func:`apga_sim.analysis.summary`).
+
+    Its ``attrs`` (kept in the parquet file) record what made it: :func:`made_from` with the
+    target and the return column.
+    """
     results, ms = load_results(results_dir), manifests(results_dir)
     events = {run: pd.read_parquet(Path(run) / "events.parquet") for run in ms}
-    return analysis.summary(
+    target = target if target is not None else target_of(ms)
+    table = analysis.summary(
         results,
-        target if target is not None else target_of(ms),
+        target,
         events,
         manifests_by_run={run: m["counters"] for run, m in ms.items()},
     )
+    table.attrs = made_from(results, results_dir, target=target, column="return_mean")
+    return table
 
 
 def predictor(
@@ -70,35 +90,49 @@ def figure(
     param: str | None = None,
     eps: float = 0.1,
     target: float | None = None,
-):
+    t_range: tuple[float, float] | None = None,
+) -> tuple[Figure, pd.DataFrame]:
     """Make one figure of ``kind`` from a results directory; returns ``(fig, data)``.
 
-    Failed runs (non-finite values) are left out.
+    Sweeps are never pooled: curves get one panel per sweep cell, ttt one row per cell and
+    method. Failed runs (non-finite values) are left out; ``data.attrs["failed"]`` lists them.
+    ``data.attrs`` records what made the figure (:func:`made_from`, plus the run and
+    time range of a gantt), for :func:`apga_sim.plots.save` to store in the files.
     """
     if kind == "gantt":
         run_dir = Path(run) if run else find_runs(results_dir)[0]
-        return plots.gantt(pd.read_parquet(run_dir / "events.parquet"))
+        fig, data = plots.gantt(
+            pd.read_parquet(run_dir / "events.parquet"), t_range, title=f"run {run_dir}"
+        )
+        data.attrs = {"kind": kind, "run": str(run_dir), "t_range": t_range}
+        return fig, data
     results, ms = load_results(results_dir), manifests(results_dir)
     target = target if target is not None else target_of(ms)
-    results = results[~results["run"].isin(analysis.failed_runs(results))]
+    failed = analysis.failed_runs(results)
+    results = results[~results["run"].isin(failed)]
     if results.empty:
         raise ValueError(f"{results_dir}: every run failed (status: failed); nothing to plot")
+    swept = analysis.param_columns(results)
     if kind == "curves":
-        return plots.curves(results)
-    if target is None:
+        fig, data = plots.curves(results, target=target, facet=swept)
+    elif target is None:
         raise ValueError(
             f"--kind {kind} needs a target return (scenario target_return or --target)"
         )
-    if kind == "ttt":
-        return plots.ttt(results, target)
-    params = analysis.param_columns(results)
-    param = param or (params[0] if params else None)
-    if param is None:
-        raise ValueError("--kind theory needs a sweep (a swept parameter such as n)")
-    if param not in params:
-        raise ValueError(f"--param: {param!r} is not swept here; swept: {', '.join(params)}")
-    measured = analysis.per_run(results, target)
-    return plots.theory(measured, param, predictor(ms, param, eps))
+    elif kind == "ttt":
+        fig, data = plots.ttt(results, target, facet=swept)
+    else:
+        param = param or (swept[0] if swept else None)
+        if param is None:
+            raise ValueError("--kind theory needs a sweep (a swept parameter such as n)")
+        if param not in swept:
+            raise ValueError(f"--param: {param!r} is not swept here; swept: {', '.join(swept)}")
+        measured = analysis.per_run(results, target)
+        fig, data = plots.theory(measured, param, predictor(ms, param, eps))
+        swept = [param]
+    data.attrs = made_from(results, results_dir, kind=kind, target=target, sweep=swept)
+    data.attrs["failed"] = sorted(failed)
+    return fig, data
 
 
 def all_figures(results_dir: str | Path, out_dir: str | Path) -> list[Path]:
@@ -111,8 +145,8 @@ def all_figures(results_dir: str | Path, out_dir: str | Path) -> list[Path]:
         if kind == "theory" and not has_sweep:
             continue
         try:
-            fig, _ = figure(results_dir, kind)
+            fig, data = figure(results_dir, kind)
         except ValueError:
             continue
-        written.extend(plots.save(fig, out_dir / kind))
+        written.extend(plots.save(fig, out_dir / kind, data.attrs))
     return written

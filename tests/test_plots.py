@@ -1,7 +1,11 @@
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
-from test_analysis import rennala_trace, results_table
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import to_rgb
+from test_analysis import make_events, rennala_trace, results_table
 
 from apga_sim import analysis, plots
 
@@ -86,7 +90,7 @@ def test_ttt_marks_not_reached(tmp_path):
     assert data["reached"].tolist() == [True, True, False, True, True, True]
     ax = fig.axes[0]
     assert ax.get_xticklabels()[-1].get_text() == "not\nreached"
-    assert [t.get_text() for t in ax.texts] == ["1/3"]
+    assert [t.get_text() for t in ax.texts] == ["1/3 not reached"]
     assert ax.get_xlabel() == plots.TIME_LABEL
     plots.save(fig, tmp_path / "ttt")
     assert (tmp_path / "ttt.png").stat().st_size > 0
@@ -95,7 +99,7 @@ def test_ttt_marks_not_reached(tmp_path):
 def test_ttt_nothing_reached():
     fig, data = plots.ttt(results_table(), target=100.0)
     assert not data["reached"].any()
-    assert [t.get_text() for t in fig.axes[0].texts] == ["3/3", "3/3"]
+    assert [t.get_text() for t in fig.axes[0].texts] == ["3/3 not reached"] * 2
 
 
 def test_gantt_compute_time_matches_trace(tmp_path):
@@ -186,3 +190,117 @@ def test_save_writes_png_and_pdf(tmp_path):
     assert (png.name, pdf.name) == ("fig.1b.png", "fig.1b.pdf")
     assert png.read_bytes()[:4] == b"\x89PNG"
     assert pdf.read_bytes()[:4] == b"%PDF"
+
+
+def swept_results():
+    """results_table in three sweep cells n = 16, 4, 8 (text order), returns scaled by n."""
+    frames = [
+        results_table().assign(n=n, return_mean=lambda d, n=n: d["return_mean"] * n)
+        for n in (16, 4, 8)
+    ]
+    df = pd.concat(frames, ignore_index=True)
+    df["run"] = df["run"] + "/n=" + df["n"].astype(str)
+    return df
+
+
+def test_curves_plot_every_sweep_cell_apart_in_numeric_order():
+    df = swept_results()
+    fig, data = plots.curves(df, grid=np.array([0.0, 1.5, 3.0]), facet=["n"], target=5.0)
+    assert [ax.get_title() for ax in fig.axes] == ["n = 4", "n = 8", "n = 16"]
+    for ax, n in zip(fig.axes, (4, 8, 16), strict=True):
+        # the median of each cell's own runs, never a median pooled over cells
+        a = data[(data["n"] == n) & (data["method"] == "a")].set_index("time")["median"]
+        assert a.loc[1.5] == 2.0 * n
+        lines = {line.get_label(): line for line in ax.lines}
+        np.testing.assert_array_equal(lines["a"].get_ydata(), a.to_numpy())
+        assert lines["target 5"].get_ydata()[0] == 5.0
+
+
+def test_ttt_rows_per_sweep_cell_and_method():
+    fig, data = plots.ttt(swept_results(), target=20.0, facet=["n"])
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels == [f"{m}, n = {n}" for n in (4, 8, 16) for m in ("a", "b")]
+    assert len(data) == 18
+
+
+def gantt_pixels(events, colour, **kwargs):
+    """Share of the worker rows' drawn pixels in ``colour``, as rendered."""
+    fig, _ = plots.gantt(events, **kwargs)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    rgb = np.asarray(canvas.buffer_rgba())[:, :, :3].astype(float) / 255
+    box = fig.axes[0].get_window_extent()  # the plot only, not the legend's patches
+    height = rgb.shape[0]
+    rgb = rgb[int(height - box.y1) : int(height - box.y0), int(box.x0) : int(box.x1)]
+    states = {
+        s: (np.abs(rgb - to_rgb(c)).max(axis=2) < 0.02).sum()
+        for s, c in plots.STATE_COLOURS.items()
+    }
+    return states[colour] / sum(states.values())
+
+
+def cycles(compute, upload, count):
+    """One worker: ``count`` times compute then upload."""
+    rows, t = [], 0.0
+    for job in range(count):
+        rows += [
+            (t, 1, "compute_start", job, {"job": job}),
+            (t + compute, 1, "compute_end", job, {"job": job}),
+            (t + compute, 1, "upload_start", job, {}),
+            (t + compute + upload, 1, "upload_end", job, {}),
+        ]
+        t += compute + upload
+    return make_events(rows)
+
+
+@pytest.mark.parametrize(("upload", "count"), [(0.01, 600), (0.08, 1600), (0.3, 600)])
+def test_gantt_draws_each_state_in_proportion_to_its_time(upload, count):
+    # hundreds of cycles over 1000 pixels: uploads far thinner than a pixel must not smear
+    # (1600 cycles of 8% uploads used to draw a solid upload row)
+    events = cycles(1.0 - upload, upload, count)
+    assert gantt_pixels(events, "upload") == pytest.approx(upload, abs=0.01)
+
+
+def test_gantt_time_range_and_title():
+    events = cycles(0.9, 0.1, 20)
+    fig, data = plots.gantt(events, t_range=(2.5, 4.0), title="run results/x/seed-0")
+    ax = fig.axes[0]
+    assert ax.get_xlim() == (2.5, 4.0)
+    assert ax.get_title(loc="left") == "run results/x/seed-0"
+    assert data["start"].min() == 2.5 and data["end"].max() == 4.0
+    # uploads [2.9, 3.0] and [3.9, 4.0] in the window
+    assert gantt_pixels(events, "upload", t_range=(2.5, 4.0)) == pytest.approx(0.2 / 1.5, abs=0.01)
+    with pytest.raises(ValueError, match="t0 < t1"):
+        plots.gantt(events, t_range=(30.0, 40.0))
+
+
+def test_theory_without_formula_says_so_instead_of_an_empty_legend_entry():
+    fig, data = plots.theory(sweep(), "n", lambda method, n: np.nan)
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "theory" not in labels
+    assert all(line.get_linestyle() != "--" for line in ax.lines)
+    assert "no theory curve for a, b: no formula" in ax.get_title().replace("\n", " ")
+    nothing = sweep().assign(time_to_target=np.nan)
+    with pytest.raises(ValueError, match="nothing to draw"):
+        plots.theory(nothing, "n", lambda method, n: 1.0)
+
+
+def test_theory_never_draws_an_unscaled_curve():
+    runs = sweep()
+    runs.loc[runs["method"] == "b", "time_to_target"] = np.nan
+    fig, data = plots.theory(runs, "n", lambda method, n: 1000.0 * n)
+    assert data.loc[data["method"] == "b", "predicted"].isna().all()
+    assert "for b: no reached point" in fig.axes[0].get_title().replace("\n", " ")
+
+
+def test_save_records_the_parameters_in_png_and_pdf(tmp_path):
+    from PIL import Image
+
+    fig, _ = plots.gantt(rennala_trace())
+    png, pdf = plots.save(fig, tmp_path / "g", {"target": 150.0, "seeds": [0, 1]})
+    assert json.loads(Image.open(png).text[plots.METADATA_KEY]) == {
+        "seeds": [0, 1],
+        "target": 150.0,
+    }
+    assert b"150.0" in pdf.read_bytes()
