@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 SCENARIO ?= scenarios/quick/hopper_compare.yaml
 OUT     ?= results
 
-.PHONY: install run test lint bench figures paper clean
+.PHONY: install run test lint bench figures paper fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -28,6 +28,11 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check apga_sim tests bench
 	$(BIN)/ruff format --check apga_sim tests bench
+
+# make fuzz [FUZZ_EXAMPLES=2000]: the property-based fuzz suite at scale (CI runs 10 of each).
+FUZZ_EXAMPLES ?= 2000
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -p no:cacheprovider -s tests/test_fuzz.py
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -8,7 +8,8 @@ time. The bounds, each a module constant:
 * simulated times (``budget.time``, ``eval.every_time``) at most :data:`MAX_TIME`;
 * a compute time at least :data:`MIN_TIME` (the engine's 1e-9 s resolution; a smaller one would
   never advance the clock) and at least ``budget.time * 1e-12`` (float spacing);
-* at most :data:`MAX_EVALUATIONS` evaluations per run (``budget.time / eval.every_time``);
+* at most :data:`MAX_EVALUATIONS` evaluations per run (``budget.time / eval.every_time``;
+  ``eval.every_time`` needs ``budget.time``);
 * ``"d^p"`` scales with ``|p| <=`` :data:`MAX_SCALE_POWER`;
 * at most :data:`MAX_DIM` parameters, and ``n * dim <=`` :data:`MAX_WORKER_VALUES` for the
   quadratic oracle (it stores one optimum per worker);
@@ -136,7 +137,9 @@ def _size_problems(s: Scenario) -> list[Problem]:
         problems.append(("budget.time", f"at most {MAX_TIME:g} simulated seconds"))
     if budget.updates is not None and budget.updates > MAX_UPDATES:
         problems.append(("budget.updates", f"at most {MAX_UPDATES}"))
-    if every is not None and every < MIN_TIME:
+    if every is not None and budget.time is None:
+        problems.append(("eval.every_time", "needs budget.time (it bounds the evaluations)"))
+    elif every is not None and every < MIN_TIME:
         problems.append(("eval.every_time", f"at least {MIN_TIME:g} s (the time resolution)"))
     elif every is not None and budget.time is not None and budget.time / every > MAX_EVALUATIONS:
         problems.append(

@@ -5,6 +5,10 @@ from __future__ import annotations
 import copy
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +66,12 @@ BAD_SCENARIOS = [
     (_with("n", True), "n", "boolean"),
     (_with("n", "5"), "n", "without quotes"),
     (_with("h", {"kind": "equal", "scale": 1e-12}), "h", "at least"),
-    (_with("eval", {"every_updates": None, "every_time": 1e-12}), "eval.every_time", "at least"),
+    (
+        _with("eval", {"every_updates": None, "every_time": 1e-12}) | {"budget": {"time": 5.0}},
+        "eval.every_time",
+        "at least",
+    ),
+    (_with("eval", {"every_updates": None, "every_time": 1.0}), "eval.every_time", "budget.time"),
     (_with("sweep", {"n": list(range(1, 1001)), "h.scale": [1, 2]}), "sweep", "at most"),
     (_with("sweep", {"n": [2, True]}), "sweep.n.1", "boolean"),
     (_with("name", "x" * 300), "name", "at most"),
@@ -273,3 +282,45 @@ def test_a_non_finite_run_fails_alone_and_is_shown_as_failed(quick_yaml, tmp_pat
     assert res.exit_code == 0, res.output
     res = runner.invoke(app, ["run", str(quick_yaml(data)), "--out", str(out), "--jobs", "1"])
     assert res.exit_code == 0 and "skipped" in res.output  # a failed run is done: not redone
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
+    return [int(x) for x in out.stdout.split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/stat")
+    return not (status.exists() and status.read_text().split()[2] == "Z")
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs Linux /proc")
+def test_kill_9_of_the_parent_ends_its_workers_and_the_rerun_completes(quick_yaml, tmp_path):
+    data = BASE | {"seeds": [0, 1], "budget": {"updates": 3_000_000}}
+    path, out = quick_yaml(data), tmp_path / "out"
+    exe = Path(sys.executable).with_name("apga-sim")
+    parent = subprocess.Popen([str(exe), "run", str(path), "--out", str(out), "--jobs", "2"])
+    try:
+        deadline = time.monotonic() + 300  # spawned workers import torch: slow on a busy machine
+        while len(workers := _children(parent.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert len(workers) >= 2, "the worker processes did not start"
+        time.sleep(2)
+    finally:
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+    deadline = time.monotonic() + 30
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    orphans = [w for w in workers if _alive(w)]
+    for w in orphans:
+        os.kill(w, signal.SIGKILL)
+    assert not orphans, "worker processes outlived their parent"
+    small = quick_yaml(data | {"budget": {"updates": 5}}, "small.yaml")
+    res = runner.invoke(app, ["run", str(small), "--out", str(out), "--jobs", "1"])
+    assert res.exit_code == 0, res.output
+    assert not list(out.rglob(".*.tmp-*"))
