@@ -93,6 +93,20 @@ class Counters:
     eval_seconds: float = 0.0  # real seconds in evaluation (measurement, not simulated)
 
 
+@dataclass
+class Evaluator:
+    """When and how the engine measures the current iterate (taking no simulated time).
+
+    The engine measures at the start, every ``every_updates`` updates, every ``every_time``
+    simulated seconds and at the end (unless the last update was measured); each measurement is
+    a row ``{time, update} | measure(theta)`` of the recorder's ``evals``.
+    """
+
+    measure: Callable[[np.ndarray], dict[str, float]]
+    every_updates: int | None = None
+    every_time: float | None = None
+
+
 LOW = 2
 """An event priority below SimPy's NORMAL: such an event runs after the others of its instant."""
 
@@ -190,9 +204,11 @@ class Engine:
         budget: Budget,
         recorder: Recorder,
         on_update: Callable[[Engine], None] | None = None,
+        evaluator: Evaluator | None = None,
     ) -> None:
         self.c, self.agg, self.opt, self.oracle = cluster, aggregator, optimizer, oracle
         self.budget, self.rec, self.on_update = budget, recorder, on_update
+        self.evaluator = evaluator
         self.env = _Clock()
         self.counters = Counters()
         n = cluster.n
@@ -213,7 +229,38 @@ class Engine:
 
     # ----------------------------------------------------------------- running
     def run(self) -> Counters:
-        """Simulate until the budget is spent; return the counters."""
+        """Simulate until the budget is spent, with the evaluator's measurements."""
+        if self.evaluator is not None:
+            self._evaluate()
+            if self.evaluator.every_time is not None:
+                self.env.process(self._eval_clock(self.evaluator.every_time))
+        ended = False  # the run ends with a measurement, also when interrupted (not on errors)
+        try:
+            self._simulate()
+            ended = True
+        except KeyboardInterrupt:
+            ended = True
+            raise
+        finally:
+            self.counters.sim_time = float(self.env.now)
+            last = self.rec.evals[-1]["update"] if self.rec.evals else None
+            if ended and self.evaluator is not None and last != self.counters.updates:
+                self._evaluate()
+        return self.counters
+
+    def _evaluate(self) -> None:
+        assert self.evaluator is not None
+        row = {"time": float(self.env.now), "update": self.counters.updates}
+        begin = _time.perf_counter()
+        self.rec.evals.append(row | self.evaluator.measure(self.opt.theta))
+        self.counters.eval_seconds += _time.perf_counter() - begin
+
+    def _eval_clock(self, every: float):
+        while True:
+            yield self.env.timeout(every)
+            self._evaluate()
+
+    def _simulate(self) -> Counters:
         for i in range(1, self.c.n + 1):
             self.env.process(self._worker(i))
             if self.c.availability is not None:
@@ -260,6 +307,9 @@ class Engine:
         )
         if self.on_update is not None:
             self.on_update(self)
+        every = None if self.evaluator is None else self.evaluator.every_updates
+        if every is not None and self.counters.updates % every == 0:
+            self._evaluate()
         limit = self.budget.updates
         if limit is not None and self.counters.updates >= limit and not self.finished.triggered:
             self.finished.succeed()

@@ -142,9 +142,9 @@ def probe_specs(
             entry = m.expand()[0]
             cell = tuning.rung_scenario(grid, first, [entry])
             where = tuning.rung_dir(layout.tuning, first)
-            probes.append(RunSpec(cell, entry.display, grid.tune.seeds[0], where))
+            probes.append(RunSpec(cell, entry, grid.tune.seeds[0], where))
         else:
-            probes.append(RunSpec(grid, m.display, seeds[0], layout.evaluation))
+            probes.append(RunSpec(grid, m, seeds[0], layout.evaluation))
     return probes
 
 
@@ -177,7 +177,7 @@ def work(
                 )
             )
     for m in grid.methods:
-        run_dirs = [RunSpec(grid, m.display, seed, layout.evaluation).run_dir for seed in seeds]
+        run_dirs = [RunSpec(grid, m, seed, layout.evaluation).run_dir for seed in seeds]
         todo = sum(not _complete(d) for d in run_dirs)
         rows.append(("evaluate", m.display, len(seeds), todo, todo * budget))
     return rows

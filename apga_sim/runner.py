@@ -26,10 +26,18 @@ import pandas as pd
 
 from apga_sim.analysis import quantile, time_to_target
 from apga_sim.availability import Schedule
-from apga_sim.engine import Budget, Cluster, Engine
+from apga_sim.engine import Budget, Cluster, Engine, Evaluator
 from apga_sim.lifecycle import die_with_parent, init_ray
+from apga_sim.methods import MethodConfig
 from apga_sim.oracles import build_oracle
-from apga_sim.scenario import RingAllReduce, Scenario, ScenarioError, TwiceMaxUpload
+from apga_sim.oracles.base import Oracle
+from apga_sim.scenario import (
+    RingAllReduce,
+    Scenario,
+    ScenarioError,
+    TwiceMaxUpload,
+    cell_folder,
+)
 from apga_sim.timing import WorkerTimes
 from apga_sim.trace import Recorder, read_manifest, write_run
 
@@ -38,25 +46,32 @@ ProgressFn = Callable[[int, float], None]
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One run: a method of a scenario, one seed, one sweep cell."""
+    """One run: a method entry of a scenario, one seed, one sweep cell.
+
+    ``method`` may be given as a label of ``scenario``'s entries; it is looked up once, here.
+    """
 
     scenario: Scenario
-    method: str
+    method: MethodConfig
     seed: int
     out: Path
     cell: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.method, str):
+            object.__setattr__(self, "method", self.scenario.method(self.method))
+
+    @property
+    def label(self) -> str:
+        """The method entry's label (its folder, its name in tables and plots)."""
+        return self.method.display
 
     @property
     def run_dir(self) -> Path:
         """Where the run's trace goes."""
         cell = cell_folder(self.cell)
         base = self.out / cell if cell else self.out
-        return base / self.method / f"seed-{self.seed}"
-
-
-def cell_folder(values: dict[str, Any]) -> str:
-    """The folder name of a sweep cell (``""`` without a sweep): ``k=v`` joined by ``_``."""
-    return "_".join(f"{k}={v}" for k, v in values.items()).replace("/", "_")
+        return base / self.label / f"seed-{self.seed}"
 
 
 def build_cluster(s: Scenario, dim: int, seed: int) -> Cluster:
@@ -78,6 +93,37 @@ def build_cluster(s: Scenario, dim: int, seed: int) -> Cluster:
         allreduce_time=allreduce,
         overlap=s.aggregation.overlap,
         availability=None if s.availability is None else Schedule(s.availability, seed),
+    )
+
+
+def build_engine(
+    s: Scenario,
+    method: MethodConfig,
+    seed: int,
+    oracle: Oracle,
+    recorder: Recorder,
+    evaluator: Evaluator | None = None,
+) -> Engine:
+    """The engine of one run: ``method`` on scenario ``s``'s cluster for ``seed``, with ``oracle``.
+
+    Args:
+        s: The resolved scenario (a sweep cell, grids expanded).
+        method: One of ``s``'s method entries.
+        seed: The run's seed (random time profiles; the oracle is seeded by its maker).
+        oracle: The gradient oracle, built for ``s.n`` workers and ``seed``.
+        recorder: Where the trace goes.
+        evaluator: When and how to measure the iterate (``None``: never).
+
+    """
+    aggregator, optimizer = method.build(s.n, oracle.initial_point())
+    return Engine(
+        build_cluster(s, oracle.dim, seed),
+        aggregator,
+        optimizer,
+        oracle,
+        Budget(s.budget.time, s.budget.updates),
+        recorder,
+        evaluator=evaluator,
     )
 
 
@@ -136,8 +182,7 @@ def check_existing(spec: RunSpec, overwrite: bool) -> str:
         raise ScenarioError(
             f"{manifest_path}: unreadable ({type(exc).__name__}); pass --overwrite to redo the run"
         ) from None
-    method = spec.scenario.method(spec.method).model_dump(mode="json")
-    mine = run_identity(spec.scenario.model_dump(mode="json"), method)
+    mine = run_identity(spec.scenario.model_dump(mode="json"), spec.method.model_dump(mode="json"))
     if run_identity(manifest.get("scenario", {}), manifest.get("method_config", {})) != mine:
         raise ScenarioError(
             f"{spec.run_dir}: holds a run of a different scenario; choose "
@@ -158,67 +203,42 @@ class NonFiniteError(ArithmeticError):
 def run_one(spec: RunSpec, progress: ProgressFn | None = None) -> dict[str, Any]:
     """Simulate one run and write its trace directory; return its manifest."""
     s = spec.scenario
-    method = s.method(spec.method)
     oracle = build_oracle(s.oracle, s.n, spec.seed)
     recorder = Recorder()
     start = time.perf_counter()
     try:
-        aggregator, optimizer = method.build(s.n, oracle.initial_point())
-        engine = Engine(
-            build_cluster(s, oracle.dim, spec.seed),
-            aggregator,
-            optimizer,
-            oracle,
-            Budget(s.budget.time, s.budget.updates),
-            recorder,
-        )
 
-        def evaluate() -> None:
-            row = {"time": float(engine.env.now), "update": engine.counters.updates}
-            begin = time.perf_counter()
-            recorder.evals.append(row | oracle.evaluate(optimizer.theta))
-            engine.counters.eval_seconds += time.perf_counter() - begin
-            returns = [v for k, v in recorder.evals[-1].items() if k.startswith("return_")]
+        def measure(theta: np.ndarray) -> dict[str, float]:
+            row = oracle.evaluate(theta)
+            returns = [v for k, v in row.items() if k.startswith("return_")]
             if not np.all(np.isfinite(returns)):
-                raise NonFiniteError("the evaluation return is not finite", row["update"])
+                raise NonFiniteError("the evaluation return is not finite", engine.counters.updates)
+            return row
 
         def on_update(e: Engine) -> None:
-            if not np.all(np.isfinite(optimizer.theta)):
+            if not np.all(np.isfinite(e.opt.theta)):
                 raise NonFiniteError(
                     "the parameters are not finite (a non-finite gradient or direction, or a "
                     "step size too large)",
                     e.counters.updates,
                 )
-            every = s.eval.every_updates
-            if every is not None and e.counters.updates % every == 0:
-                evaluate()
             if progress is not None:
                 progress(e.counters.updates, float(e.env.now))
 
-        def eval_clock():
-            while True:
-                yield engine.env.timeout(s.eval.every_time)
-                evaluate()
-
+        evaluator = Evaluator(measure, s.eval.every_updates, s.eval.every_time)
+        engine = build_engine(s, spec.method, spec.seed, oracle, recorder, evaluator)
         engine.on_update = on_update
         status, failure = "incomplete", None
         try:
-            evaluate()
-            if s.eval.every_time is not None:
-                engine.env.process(eval_clock())
             engine.run()
             status = "complete"
         except NonFiniteError as exc:
             status, failure = "failed", {"reason": exc.reason, "update": exc.update}
         finally:
-            counters = engine.counters
-            counters.sim_time = float(engine.env.now)
-            if failure is None and recorder.evals[-1]["update"] != counters.updates:
-                evaluate()
             manifest = _manifest(
                 spec,
                 status,
-                counters.__dict__ | oracle.counters(),
+                engine.counters.__dict__ | oracle.counters(),
                 time.perf_counter() - start,
                 recorder,
             ) | {"dim": oracle.dim}
@@ -239,8 +259,8 @@ def _manifest(
     return {
         "scenario_name": s.name,
         "scenario": s.model_dump(mode="json"),
-        "method": spec.method,
-        "method_config": s.method(spec.method).model_dump(mode="json"),
+        "method": spec.label,
+        "method_config": spec.method.model_dump(mode="json"),
         "seed": spec.seed,
         "cell": spec.cell,
         "status": status,

@@ -7,6 +7,8 @@ raises :class:`ScenarioError` with one message that names each offending field.
 
 from __future__ import annotations
 
+import copy
+import itertools
 import math
 from fractions import Fraction
 from pathlib import Path
@@ -410,7 +412,43 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
         for key, value in (overrides or {}).items():
             set_path(data, key, value, "--set")
     s = parse_scenario(data, str(path), base_dir=path.parent)
-    from apga_sim.sweep import cells
-
     cells(s)  # every sweep cell must validate too
     return s
+
+
+def cell_folder(values: dict[str, Any]) -> str:
+    """The folder name of a sweep cell (``""`` without a sweep): ``k=v`` joined by ``_``."""
+    return "_".join(f"{k}={v}" for k, v in values.items()).replace("/", "_")
+
+
+MAX_CELL_FOLDER = 200
+"""Longest folder name of a sweep cell (file systems allow 255 bytes)."""
+
+
+def cells(s: Scenario) -> list[tuple[dict[str, Any], Scenario]]:
+    """The sweep's cells as ``(values, scenario)``; one cell ``({}, s)`` without a sweep."""
+    if not s.sweep:
+        return [({}, s)]
+    count = math.prod(len(v) for v in s.sweep.values())
+    if count > limits.MAX_CELLS:
+        raise ScenarioError(
+            f"sweep: {count} cells; at most {limits.MAX_CELLS} (split the scenario)"
+        )
+    base = s.model_dump(mode="json", exclude={"sweep"})
+    out = []
+    for combo in itertools.product(*s.sweep.values()):
+        values = dict(zip(s.sweep, combo, strict=True))
+        if len(folder := cell_folder(values)) > MAX_CELL_FOLDER:
+            raise ScenarioError(
+                f"sweep: the cell folder {folder[:40]!r}... is longer than {MAX_CELL_FOLDER} "
+                "characters; use shorter values"
+            )
+        data = copy.deepcopy(base)
+        for path, value in values.items():
+            set_path(data, path, value, "sweep")
+        label = ", ".join(f"{k}={v}" for k, v in values.items())
+        try:
+            out.append((values, parse_scenario(data, f"sweep cell {label}")))
+        except ScenarioError as exc:
+            raise ScenarioError(f"sweep: {exc}") from None
+    return out

@@ -162,7 +162,7 @@ def tune(
         cell = rung_scenario(s, fraction, [e for es in alive.values() for e in es])
         where = rung_dir(out, fraction)
         runs = {
-            e.display: [RunSpec(cell, e.display, seed, where) for seed in s.tune.seeds]
+            e.display: [RunSpec(cell, e, seed, where) for seed in s.tune.seeds]
             for es in alive.values()
             for e in es
         }

@@ -20,7 +20,7 @@ def main() -> None:
     s = load_scenario(SCENARIO)
     with tempfile.TemporaryDirectory() as tmp:
         for method in ("rennala_nigt", "afedpg"):
-            c = run_one(RunSpec(s, method, 0, Path(tmp)))["counters"]
+            c = run_one(RunSpec(s, s.method(method), 0, Path(tmp)))["counters"]
             inside = c["oracle_seconds"] + c["eval_seconds"]
             share = 1.0 - inside / c["real_seconds"]
             print(

@@ -23,10 +23,10 @@ import numpy as np
 import torch
 
 import apga_sim.engine as engine_module
-from apga_sim.engine import Budget, Engine
+from apga_sim.engine import Engine
 from apga_sim.oracles.base import Job
 from apga_sim.oracles.mujoco import MujocoOracle
-from apga_sim.runner import build_cluster
+from apga_sim.runner import build_engine
 from apga_sim.scenario import parse_scenario
 from apga_sim.trace import Recorder
 
@@ -113,10 +113,7 @@ class NaiveOracle:
 
 def run(oracle) -> tuple[float, Engine]:
     s = parse_scenario(SCENARIO)
-    agg, opt = s.methods[0].build(s.n, oracle.initial_point())
-    engine = Engine(
-        build_cluster(s, oracle.dim, 0), agg, opt, oracle, Budget(updates=UPDATES), Recorder()
-    )
+    engine = build_engine(s, s.methods[0], 0, oracle, Recorder())
     t0 = time.perf_counter()
     engine.run()
     return time.perf_counter() - t0, engine

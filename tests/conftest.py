@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from apga_sim.engine import Budget, Engine
+from apga_sim.engine import Engine
 from apga_sim.oracles.quadratic import QuadraticOracle
-from apga_sim.runner import build_cluster
+from apga_sim.runner import build_engine
 from apga_sim.scenario import Scenario, parse_scenario
 from apga_sim.trace import Recorder
 
@@ -32,16 +32,8 @@ def make_scenario(**overrides: Any) -> Scenario:
 def simulate(scenario: Scenario, seed: int = 0) -> tuple[pd.DataFrame, Engine, QuadraticOracle]:
     """Run the scenario's first method in the engine; return (events, engine, oracle)."""
     oracle = QuadraticOracle(scenario.oracle, scenario.n, seed)
-    agg, opt = scenario.methods[0].build(scenario.n, oracle.initial_point())
     rec = Recorder()
-    engine = Engine(
-        build_cluster(scenario, oracle.dim, seed),
-        agg,
-        opt,
-        oracle,
-        Budget(scenario.budget.time, scenario.budget.updates),
-        rec,
-    )
+    engine = build_engine(scenario, scenario.methods[0], seed, oracle, rec)
     engine.run()
     return rec.events_table().to_pandas(), engine, oracle
 

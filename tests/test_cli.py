@@ -104,7 +104,7 @@ def test_cancelled_jobs_are_counted_and_never_computed(quick_yaml, tmp_path):
 
     q.QuadraticOracle.gradient = spy
     try:
-        manifest = run_one(RunSpec(s, "rennala_nigt", 0, tmp_path / "o"))
+        manifest = run_one(RunSpec(s, s.methods[0], 0, tmp_path / "o"))
     finally:
         q.QuadraticOracle.gradient = original
     events = pd.read_parquet(tmp_path / "o" / "rennala_nigt" / "seed-0" / "events.parquet")

@@ -47,7 +47,7 @@ def test_rennala_nigt_learns_inverted_pendulum_end_to_end(tmp_path):
             "eval": {"every_updates": 20},
         }
     )
-    manifest = run_one(RunSpec(s, "rennala_nigt", 0, tmp_path))
+    manifest = run_one(RunSpec(s, s.methods[0], 0, tmp_path))
     events, evals, _ = load_run(tmp_path / "rennala_nigt" / "seed-0")
     initial, final = evals.return_mean.iloc[0], evals.return_mean.iloc[-1]
     assert initial < 10

@@ -47,7 +47,7 @@ def report(tmp_path_factory):
     for name, budget in STUDIES.items():
         s = load_scenario(ROOT / "scenarios" / "quick" / f"{name}.yaml", {"budget.time": budget})
         runs = specs(s, root / name, seeds=[0, 1, 2])
-        run_many([sp for sp in runs if sp.method in (*NIGT, "malenia_nigt")], jobs=1)
+        run_many([sp for sp in runs if sp.label in (*NIGT, "malenia_nigt")], jobs=1)
         dirs[name] = root / name
     out = root / "report"
     write_report(dirs, out, CLAIMS, SETTINGS, costs={"missing_study": "2 core-hours"})

@@ -10,8 +10,8 @@ import yaml
 from test_cli import GOOD, run
 
 import apga_sim
-from apga_sim.scenario import load_scenario
-from apga_sim.sweep import area_under_curve, cells
+from apga_sim.scenario import cells, load_scenario
+from apga_sim.sweep import area_under_curve
 
 SWEEP = GOOD | {
     "sweep": {"n": [2, 4], "h.scale": [1.0, 2.0]},
