@@ -32,6 +32,21 @@ TARGET = 0.9
 STEPPINGS = ("lean", "gymnasium")
 
 
+def raw_sequential(seed: int, env: VariantEnv, jobs: list[Job], trajs: list[Trajectory]) -> float:
+    """CPU seconds of raw mj_step replaying ``trajs`` one after the other (resets not timed)."""
+    model, data, frame_skip = env.env.model, env.env.data, env.env.frame_skip
+    sequential = 0.0
+    for job, traj in zip(jobs, trajs, strict=True):
+        env.reset(job_request(seed, job.worker, job.index, 0, 0).reset_seed)
+        actions = env.center + env.half_range * np.tanh(traj.u)
+        t0 = time.process_time()
+        for a in actions:
+            data.ctrl[:] = a
+            mujoco.mj_step(model, data, nstep=frame_skip)
+        sequential += time.process_time() - t0
+    return sequential
+
+
 def raw_replays(
     oracle: MujocoOracle, envs: list[VariantEnv], jobs: list[Job], trajs: list[Trajectory]
 ) -> tuple[float, float]:
@@ -42,18 +57,10 @@ def raw_replays(
         basis), and every env one step in turn as a rollout steps them (one shared model).
 
     """
+    sequential = raw_sequential(oracle.seed, envs[0], jobs, trajs)
     model, frame_skip = envs[0].env.model, envs[0].env.frame_skip
     seeds = [job_request(oracle.seed, j.worker, j.index, 0, 0).reset_seed for j in jobs]
     actions = [envs[0].center + envs[0].half_range * np.tanh(t.u) for t in trajs]
-    sequential = 0.0
-    data = envs[0].env.data
-    for seed, acts in zip(seeds, actions, strict=True):
-        envs[0].reset(seed)
-        t0 = time.process_time()
-        for a in acts:
-            data.ctrl[:] = a
-            mujoco.mj_step(model, data, nstep=frame_skip)
-        sequential += time.process_time() - t0
     for env, seed in zip(envs, seeds, strict=True):
         env.reset(seed)
     datas = [env.env.data for env in envs]

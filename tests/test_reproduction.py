@@ -310,3 +310,26 @@ def test_bootstrap_is_seeded_and_needs_two_seeds():
 def test_verdict_rule(ci, above, expected):
     threshold = 1.0 if above else 1.25
     assert verdict(stats.Estimate(1.0, 1.0, *ci), threshold, above) == expected
+
+
+def test_the_committed_report_follows_from_its_committed_data(tmp_path):
+    """docs/reproduction: the verdicts rebuild byte for byte, each judged number recomputed."""
+    committed = ROOT / "docs" / "reproduction"
+    copy = tmp_path / "copy"
+    kept = ("evals.csv", "manifests.json", "costs.json", "tuning.csv")
+    for path in committed.rglob("*"):
+        if path.name in kept:
+            (copy / path.relative_to(committed)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, copy / path.relative_to(committed))
+    write_report({}, copy)
+    for name in ("verdicts.csv", "README.md"):
+        assert (copy / name).read_bytes() == (committed / name).read_bytes(), name
+    table = pd.read_csv(committed / "verdicts.csv", keep_default_na=False, na_values=[""])
+    for claim, row in zip(PAPER_CLAIMS, table.itertuples(index=False), strict=True):
+        assert row.claim == claim.id
+        if row.verdict == "not run":
+            continue
+        expected = recompute(copy, claim, Settings())
+        for key in ("low", "high", "ci_low", "ci_high"):
+            assert getattr(row, key) == pytest.approx(expected[key], rel=1e-12), (claim.id, key)
+        assert row.target == expected["target"]
