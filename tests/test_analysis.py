@@ -322,3 +322,18 @@ def test_engine_trace_intervals(method):
     covered = use[[*analysis.STATES, "idle"]].sum(axis=1)
     assert covered.to_numpy() == pytest.approx(use["span"].to_numpy())
     assert len(analysis.staleness(events)) == (6 if method == "afedpg" else 0)
+
+
+def test_summary_sorts_sweep_cells_as_numbers():
+    df = pd.concat(
+        [results_table().assign(n=n, run=lambda d, n=n: d["run"] + f"/{n}") for n in (16, 4, 8)]
+    )
+    table = analysis.summary(df, target=5.0)
+    assert table[["method", "n"]].values.tolist() == [
+        ["a", 4],
+        ["a", 8],
+        ["a", 16],
+        ["b", 4],
+        ["b", 8],
+        ["b", 16],
+    ]

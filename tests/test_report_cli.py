@@ -6,6 +6,7 @@ import json
 
 import pandas as pd
 import pytest
+import yaml
 from test_cli import GOOD, run
 
 import apga_sim
@@ -14,8 +15,6 @@ from apga_sim import report
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
-    import yaml
-
     base = tmp_path_factory.mktemp("report")
     path = base / "s.yaml"
     path.write_text(yaml.safe_dump(GOOD | {"u": {"kind": "equal", "scale": 0.2}}))
@@ -98,3 +97,24 @@ def test_report_commands_refuse_non_results(tmp_path):
     for cmd in (["summary", str(tmp_path)], ["plot", str(tmp_path)]):
         res = run(*cmd)
         assert res.exit_code == 2 and "no apga-sim runs" in res.output
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    """A sweep over n = 16, 4, 8 (text order differs from numeric order), two seeds."""
+    base = tmp_path_factory.mktemp("sweep")
+    path = base / "s.yaml"
+    data = GOOD | {"sweep": {"n": [16, 4, 8]}, "budget": {"time": 12.0}}
+    path.write_text(yaml.safe_dump(data | {"eval": {"every_time": 1.0, "every_updates": None}}))
+    assert run("run", str(path), "--out", str(base / "out")).exit_code == 0
+    return base / "out"
+
+
+def test_sweep_curves_one_panel_per_cell_with_the_target(sweep):
+    fig, data = report.figure(sweep, "curves")
+    assert [ax.get_title() for ax in fig.axes] == ["n = 4", "n = 8", "n = 16"]
+    for ax in fig.axes:
+        assert any(line.get_label().startswith("target -4") for line in ax.lines)
+    assert sorted(data["n"].unique()) == [4, 8, 16]
+    assert (data.groupby(["n", "method", "time"]).size() == 1).all()  # nothing pooled
+    assert data.attrs["target"] == -4.0 and data.attrs["seeds"] == [0, 1]
