@@ -169,7 +169,7 @@ class Tune(_Strict):
         "full budget, where criterion chooses.",
     )
     reduction: int = Field(
-        3,
+        4,
         ge=2,
         description="halving: each rung keeps the best 1/reduction of its configurations (at "
         "least one), and the next rung's budget is reduction times longer (Hyperband's eta).",
@@ -183,9 +183,12 @@ class Tune(_Strict):
         ),
         Field(gt=0, le=1),
     ] = Field(
-        1 / 9,
+        1 / 4,
         description="halving: the shortest rung's budget, as a fraction of budget.time (a "
-        "number or p/q); rungs are at reduction^-k of the budget, k = K..0, the first >= this.",
+        "number or p/q); rungs are at reduction^-k of the budget, k = K..0, the first >= this. "
+        "The default (with reduction 4) makes one cut at a quarter of the budget: on the "
+        "benchmark studies, earlier cuts (1/9) dropped the full grid's choice, whose lead shows "
+        "late.",
     )
     grid: Annotated[
         dict[Tunable, Grid],

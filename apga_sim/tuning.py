@@ -12,6 +12,11 @@ A rung's runs are ordinary runs with that rung's ``budget.time`` (a deterministi
 simply recomputed), in ``OUT/fraction-<p>_<q>/``: complete runs are skipped, so a tuning resumes
 where it stopped and a rerun gives the same choice and table byte for byte.
 
+Judging a short rung by its area so far favours configurations that learn fast early (large
+steps), which a smaller step may overtake later: cutting at budget/9 dropped the full grid's
+choice on the benchmark studies (``bench/tuning.py``), hence the defaults: reduction 4 and one
+cut at budget/4.
+
 Why not Optuna or Ray Tune: their successive-halving pruners (Optuna's
 ``SuccessiveHalvingPruner``, Ray Tune's ASHA) are asynchronous: a trial is judged against the
 trials that reported before it, so with parallel runs the choice depends on which run finishes

@@ -71,9 +71,11 @@ def test_reproduce_refuses_bad_input_without_writing(tmp_path):
     path.write_text(yaml.safe_dump(STUDY | {"tune": STUDY["tune"] | {"seeds": [1]}}))
     res = run("reproduce", str(path), "--out", str(out), "--seeds", "3")
     assert res.exit_code == 2 and "tune.seeds: [1] are also evaluation seeds" in res.output
-    path.write_text(yaml.safe_dump(STUDY | {"budget": {"updates": 10}}))
+    path.write_text(
+        yaml.safe_dump(STUDY | {"budget": {"updates": 10}, "eval": {"every_updates": 5}})
+    )
     res = run("reproduce", str(path), "--out", str(out))
-    assert res.exit_code == 2 and "budget.time" in res.output
+    assert res.exit_code == 2 and "budget.time: reproduce needs" in res.output, res.output
     assert not out.exists()
     # A tuned file made from another version of the scenario is never replaced.
     out.mkdir()

@@ -142,7 +142,10 @@ def test_halving_runs_the_schedule_as_specified_and_reruns_identically(tmp_path)
     ("change", "message"),
     [
         ({"seeds": [0, 1000]}, "tune.seeds: [1000] are also evaluation seeds"),
-        ({"budget": {"updates": 20}}, "tune.schedule: halving needs budget.time"),
+        (
+            {"budget": {"updates": 20}, "eval": {"every_updates": 5}},
+            "tune.schedule: halving needs budget.time",
+        ),
         ({"tune": STUDY["tune"] | {"min_fraction": "1/x"}}, "tune.min_fraction"),
         ({"tune": STUDY["tune"] | {"reduction": 1}}, "tune.reduction"),
         ({"tune": STUDY["tune"] | {"grid": {"beta": [1]}}}, "tune.grid.beta"),
