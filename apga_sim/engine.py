@@ -336,7 +336,9 @@ class Engine:
             while True:
                 while self.inbox[i].items:  # several points arrived while busy: take the newest
                     assignment = self.inbox[i].items.pop(0)
-                    point, version, rnd = assignment
+                point, version, rnd = assignment
+                if (rnd is not None and rnd.stopped) or i in self.offline:
+                    break  # a round may stop before its point arrives
                 job = Job(i, self.next_job[i], point, version)
                 self.next_job[i] += 1
                 seconds = self.c.h.time(i, job.index, self.env.now)

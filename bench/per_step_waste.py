@@ -27,7 +27,7 @@ SCENARIO = {
     "name": "per_step_waste",
     "n": 37,
     "oracle": {"kind": "mujoco", "env": "Walker2d-v5", "horizon": 200, "eval_episodes": 1},
-    "h": {"kind": "random", "dist": "lognormal", "mean": 0.0, "sigma": 1.0, "per": "job"},
+    "h": {"kind": "random", "dist": "lognormal", "mu_log": 0.0, "sigma_log": 1.0, "per": "job"},
     "u": {"kind": "sqrt", "scale": 5.0},
     "charge": "per_step",
     "methods": [{"name": "rennala_nigt", "alpha": 0.05, "M": 40}],
