@@ -504,17 +504,16 @@ def _protocol(s: Scenario, seeds: list[int], layout: Layout, reuse: bool, stages
             plot(layout.evaluation, kind=kind)
     with stages("report") as stage:
         written = _report(layout)
-        stage["written"] = None if written is None else [str(path) for path in written]
+        stage["written"] = [str(path) for path in written]
 
 
-def _report(layout: Layout) -> list[Path] | None:
-    """The reproduction's statistics and verdict: ``None`` while no report function exists."""
-    try:
-        from apga_sim import reproduction
-    except ImportError:
-        return None
-    hook = getattr(reproduction, "report", None)
-    return None if hook is None else list(hook(layout))  # REPORT HOOK: the call site to wire
+def _report(layout: Layout) -> list[Path]:
+    """The study's report (statistics and a verdict per paper claim) in OUT/report/."""
+    from apga_sim.reproduction import find_study, write_report
+
+    name, runs, table = find_study(layout.out)
+    tuning = {name: table} if table is not None else {}
+    return [write_report({name: runs}, layout.out / "report", tuning=tuning)]
 
 
 def _estimate(
