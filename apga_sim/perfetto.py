@@ -3,10 +3,11 @@
 Open the file at https://ui.perfetto.dev (or chrome://tracing). One microsecond of the trace is
 one microsecond of *simulated* time. Every worker is a thread (``tid`` = worker number, named
 "worker i"); its intervals are complete ("X") events named by state (compute, cancelled,
-discarded, lost, upload, download, allreduce, offline). The server is ``tid`` 0 ("server"); each optimizer
-update is an instant event named "update" on it, so all updates group together; its ``args``
-carry the version (``skipped: true`` when the step was skipped, ``||d|| = 0``). Times are
-microseconds rounded to 1e-3 us, the simulator's own 1e-9 s resolution, so no float noise shows.
+discarded, lost, upload, download, allreduce, offline). The server is ``tid`` 0 ("server");
+each optimizer update is an instant event named "update" on it, so all updates group together;
+its ``args`` carry the version (``skipped: true`` when the step was skipped, ``||d|| = 0``).
+Times are microseconds rounded to 1e-3 us, the simulator's own 1e-9 s resolution, so no float
+noise shows.
 """
 
 from __future__ import annotations
