@@ -79,7 +79,7 @@ def param_columns(results_df: pd.DataFrame) -> list[str]:
     ``update`` and ``return_*`` that are constant within every run (checked when there is a
     ``run`` column).
     """
-    evals_columns = {"time", "update"}
+    evals_columns = {"time", "update", "episode_length_mean"}  # measured, never swept
     candidates = [
         c
         for c in results_df.columns

@@ -337,3 +337,20 @@ def test_summary_sorts_sweep_cells_as_numbers():
         ["b", 8],
         ["b", 16],
     ]
+
+
+def test_a_measured_eval_column_is_never_a_sweep_parameter():
+    # Reacher episodes always last 50 steps: episode_length_mean is constant within every run.
+    results = pd.DataFrame(
+        {
+            "time": [0.0, 1.0, 0.0, 1.0],
+            "update": [0, 1, 0, 1],
+            "return_mean": [-27.0, -20.0, -26.0, -21.0],
+            "episode_length_mean": [50.0] * 4,
+            "method": ["a", "a", "b", "b"],
+            "seed": [0, 0, 0, 0],
+            "status": ["complete"] * 4,
+            "run": ["a/0", "a/0", "b/0", "b/0"],
+        }
+    )
+    assert analysis.param_columns(results) == []
