@@ -45,7 +45,8 @@ def check_output(path: Path, flag: str, folder: bool = True) -> Path:
     if path.exists() and path.is_dir() != folder:
         what = "is a folder" if path.is_dir() else "exists and is not a folder"
         raise ScenarioError(f"{flag}: {path} {what}")
-    existing = next(p for p in (path, *path.absolute().parents) if p.exists())
+    start = path if folder else path.absolute().parent  # a file may exist: it is replaced
+    existing = next(p for p in (start, *start.absolute().parents) if p.exists())
     if not existing.is_dir():
         raise ScenarioError(f"{flag}: {existing} is a file, so {path} cannot be made below it")
     if not os.access(existing, os.W_OK | os.X_OK):

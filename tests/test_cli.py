@@ -165,7 +165,7 @@ BAD = [
     (_bad(budget={}), "budget", "give time"),
     (_bad(u={"kind": "equal", "scale": -1}), "u.equal.scale", ">= 0"),
     (_bad(charge="per_second"), "charge", "per_gradient"),
-    (_bad(aggregation={"mode": "gossip"}), "aggregation.mode", "'server' or 'allreduce'"),
+    (_bad(aggregation={"mode": "gossip"}), "aggregation.mode", "'server', 'allreduce' or 'stream'"),
     (_bad(h={"kind": "equal", "scale": 0}), "h", "scale must be > 0"),
     (_bad(h={"kind": "list", "values": [1.0, 0.0, 1.0]}), "h", "compute times must be > 0"),
     (_bad(h={"kind": "random", "dist": "exponential", "mean": -1}), "h", "mean must be > 0"),
