@@ -525,7 +525,8 @@ def _estimate(
     rates = protocol.measured_rates(layout.out)
     probes = protocol.probe_specs(grid, seeds, layout, rates)
     if probes:
-        out.print(f"probing {len(probes)} methods without complete runs in {layout.out}")
+        labels = ", ".join(sp.method.display for sp in probes)
+        out.print(escape(f"probing (no complete runs in {layout.out} yet): {labels}"))
         stages.execute(probes)
         rates = protocol.measured_rates(layout.out)
     table = protocol.estimate(protocol.work(grid, seeds, layout, reuse), rates)

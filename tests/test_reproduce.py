@@ -16,7 +16,9 @@ def test_reproduce_estimates_runs_resumes_and_records(tmp_path):
     path.write_text(yaml.safe_dump(STUDY, sort_keys=False))
     res = run("reproduce", str(path), "--out", str(out), "--jobs", "1", "--estimate")
     assert res.exit_code == 0, res.output
-    assert "probing 3 methods" in res.output
+    assert "probing (no complete runs" in res.output
+    for label in ("rennala_nigt[alpha=0.03125,M=5.0]", "sync_nigt[alpha=0.03125]", "afedpg[alpha"):
+        assert label in res.output, label  # each method's first configuration
     for word in ("tune 1/9", "evaluate", "trajectories", "env steps", "core-hours", "total"):
         assert word in res.output, word
     probes = find_runs(out)  # each method's first run, which the protocol reuses
