@@ -542,10 +542,14 @@ def _print_estimate(
     grid = Table(title="cost of the runs still to do (rates per simulated second measured in OUT)")
     for col in table.columns:
         grid.add_column(col, justify="left" if col in ("stage", "method") else "right")
+
+    def num(v: float) -> str:
+        return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
+
     for row in table.itertuples(index=False):
-        grid.add_row(*(escape(v) if isinstance(v, str) else f"{v:,.4g}" for v in row))
+        grid.add_row(*(escape(v) if isinstance(v, str) else num(v) for v in row))
     totals = {k: table[k].sum().item() for k in table.columns[2:]}
-    grid.add_row("total", "", *(f"{v:,.4g}" for v in totals.values()))
+    grid.add_row("total", "", *(num(v) for v in totals.values()))
     out.print(grid)
     for label, r in rates.items():
         out.print(
