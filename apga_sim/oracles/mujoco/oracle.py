@@ -184,16 +184,13 @@ class MujocoOracle:
                 seen.add(job.key)
         self._pending.clear()
         if todo:
-            thetas: list[np.ndarray] = []
-            index: dict[bytes, int] = {}
-            requests: list[RolloutRequest] = []
-            for job in todo:
-                point = self._point(job)
-                k = index.setdefault(point.tobytes(), len(thetas))
-                if k == len(thetas):
-                    thetas.append(point)
-                variant = self._worker_variant[job.worker - 1]
-                requests.append(job_request(self.seed, job.worker, job.index, variant, k))
+            thetas, theta_of = self._distinct_points(todo)
+            requests: list[RolloutRequest] = [
+                job_request(
+                    self.seed, job.worker, job.index, self._worker_variant[job.worker - 1], k
+                )
+                for job, k in zip(todo, theta_of, strict=True)
+            ]
             self._counters["rollout_batches"] += 1
             for job, traj in zip(todo, self._executor.run(requests, thetas), strict=True):
                 self._store(job, traj)
@@ -217,15 +214,7 @@ class MujocoOracle:
         if cfg.baseline == "mean":
             returns = [r - b for r, b in zip(returns, leave_one_out_baseline(returns), strict=True)]
         coefs = [float(w) * r for w, r in zip(weights, returns, strict=True)]
-        thetas: list[np.ndarray] = []
-        index: dict[bytes, int] = {}
-        theta_of = []
-        for job in jobs:
-            point = np.ascontiguousarray(job.point, dtype=np.float64)
-            k = index.setdefault(point.tobytes(), len(thetas))
-            if k == len(thetas):
-                thetas.append(point)
-            theta_of.append(k)
+        thetas, theta_of = self._distinct_points(jobs)
         grad = weighted_gradient(self.layout, thetas, theta_of, trajs, coefs)
         self._consume(jobs)
         return grad
@@ -291,6 +280,19 @@ class MujocoOracle:
         if point.shape != (self.dim,):
             raise ValueError(f"job {job.key}: point shape {point.shape} != ({self.dim},)")
         return point
+
+    def _distinct_points(self, jobs: Sequence[Job]) -> tuple[list[np.ndarray], list[int]]:
+        """The distinct points of ``jobs`` and, per job, the index of its point among them."""
+        thetas: list[np.ndarray] = []
+        index: dict[bytes, int] = {}
+        theta_of = []
+        for job in jobs:
+            point = self._point(job)
+            k = index.setdefault(point.tobytes(), len(thetas))
+            if k == len(thetas):
+                thetas.append(point)
+            theta_of.append(k)
+        return thetas, theta_of
 
     def _store(self, job: Job, traj: Trajectory) -> None:
         """Cache a finished trajectory until consumed."""
