@@ -6,13 +6,17 @@ import functools
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import gymnasium as gym
 import mujoco
 import numpy as np
+from gymnasium.spaces import Box
 
 from apga_sim.oracles.mujoco.config import MujocoOracleConfig, VariantConfig
+
+if TYPE_CHECKING:
+    from gymnasium.envs.mujoco.mujoco_env import MujocoEnv
 
 
 @dataclass(frozen=True)
@@ -115,7 +119,8 @@ class VariantEnv:
     def __init__(self, spec: VariantSpec) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # v4 deprecation notices
-            self.env = gym.make(spec.env_id, **spec.env_kwargs).unwrapped
+            # The ids this module builds are MuJoCo tasks; ``.unwrapped`` is typed as a plain Env.
+            self.env = cast("MujocoEnv", gym.make(spec.env_id, **spec.env_kwargs).unwrapped)
         self.spec = spec
         model = self.env.model
         if spec.gravity_scale != 1.0:
@@ -129,8 +134,10 @@ class VariantEnv:
             model.actuator_gear[:] = model.actuator_gear * spec.gear_scale
         if spec.mass_scale != 1.0:
             mujoco.mj_setConst(model, self.env.data)  # derived constants (subtree masses, ...)
-        low = np.asarray(self.env.action_space.low, dtype=np.float64)
-        high = np.asarray(self.env.action_space.high, dtype=np.float64)
+        # ``MujocoEnv._set_action_space`` builds a Box (typed as a plain Space on Env).
+        action_space = cast(Box, self.env.action_space)
+        low = np.asarray(action_space.low, dtype=np.float64)
+        high = np.asarray(action_space.high, dtype=np.float64)
         self.center = (high + low) / 2.0
         self.half_range = (high - low) / 2.0
         self._append = np.asarray(spec.obs_append, dtype=np.float64)

@@ -16,7 +16,7 @@ Actions are float64 rows (what rollouts pass); resets stay in gymnasium.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import mujoco
 import numpy as np
@@ -118,7 +118,8 @@ class _Locomotion:
             return forward - costs, np.zeros(q.shape[0], dtype=bool)
         start, low, high = self.health
         state = np.concatenate([q, v], axis=1)[:, start : start + low.size]
-        healthy = ((low < state) & (state < high)).all(axis=1)
+        # A row-wise reduction of a 2-D array: numpy's stubs also allow a scalar here.
+        healthy = cast(np.ndarray, ((low < state) & (state < high)).all(axis=1))
         alive = healthy | self.terminate if self.v4 else healthy
         return (forward + alive * self.healthy_reward) - costs, ~healthy & self.terminate
 
@@ -138,7 +139,7 @@ class _Planar(_Locomotion):
 
     """
 
-    fields = ("qpos", "qvel")
+    fields: tuple[str, ...] = ("qpos", "qvel")
     rne = False
 
     def __init__(self, env: Any, health: Health | None, v4: bool, clip: bool) -> None:
@@ -164,7 +165,15 @@ class _Planar(_Locomotion):
 class _Humanoid(_Locomotion):
     """Humanoid: progress of the mass center, contact forces observed (and costed in v5)."""
 
-    fields = ("qpos", "qvel", "cinert", "cvel", "qfrc_actuator", "cfrc_ext", "xipos")
+    fields: tuple[str, ...] = (
+        "qpos",
+        "qvel",
+        "cinert",
+        "cvel",
+        "qfrc_actuator",
+        "cfrc_ext",
+        "xipos",
+    )
     rne = True
 
     def __init__(self, env: Any, v4: bool) -> None:
@@ -222,7 +231,7 @@ class _Reacher:
 
     """
 
-    fields = ("qpos", "qvel", "xpos")
+    fields: tuple[str, ...] = ("qpos", "qvel", "xpos")
     rne = False
 
     def __init__(self, env: Any, v4: bool) -> None:
