@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pydantic import (
     BaseModel,
@@ -16,6 +16,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+if TYPE_CHECKING:
+    from gymnasium import Env
 
 MUJOCO_PACKAGE = "gymnasium.envs.mujoco"
 """Only environments whose entry point lives in this package may be named."""
@@ -55,7 +58,10 @@ def _kinds(env: str) -> dict[str, type]:
 
     from gymnasium.envs.registration import load_env_creator, registry
 
-    creator = load_env_creator(registry[env].entry_point)  # a module of MUJOCO_PACKAGE
+    # ``env`` passed check_env_id: its entry point is a "module:Class" string of MUJOCO_PACKAGE,
+    # so the creator is the env class itself.
+    entry_point = cast(str, registry[env].entry_point)
+    creator = cast("type[Env[Any, Any]]", load_env_creator(entry_point))
     try:
         hints = typing.get_type_hints(creator.__init__)
     except Exception:  # unresolvable annotations: fall back to the defaults

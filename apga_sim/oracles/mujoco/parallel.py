@@ -12,7 +12,7 @@ import os
 import traceback
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -20,6 +20,9 @@ from apga_sim.lifecycle import init_ray
 from apga_sim.oracles.mujoco.envs import EnvBank, VariantSpec
 from apga_sim.oracles.mujoco.policy import PolicyLayout
 from apga_sim.oracles.mujoco.rollout import RolloutRequest, Trajectory, rollout_batch
+
+if TYPE_CHECKING:
+    from multiprocessing.context import ForkServerContext, SpawnContext
 
 
 class RolloutRunner:
@@ -139,8 +142,11 @@ class ProcessExecutor:
         self._conns: list[Connection] = []
 
     def _start(self) -> None:
-        method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
-        ctx = mp.get_context(method)
+        ctx: ForkServerContext | SpawnContext
+        if "forkserver" in mp.get_all_start_methods():
+            ctx = mp.get_context("forkserver")
+        else:
+            ctx = mp.get_context("spawn")
         saved = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
         os.environ.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
         try:
