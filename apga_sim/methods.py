@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, Self, TypeVar
 
 import numpy as np
 from pydantic import (
@@ -70,6 +70,15 @@ class Grid(BaseModel):
 
 TUNABLE = ("alpha", "eta", "M")
 
+_T = TypeVar("_T")
+
+
+def _value(v: _T | Grid) -> _T:
+    """A hyperparameter's value; entries are built after :meth:`_Method.expand` removed grids."""
+    if isinstance(v, Grid):
+        raise TypeError(f"a grid {v.grid} cannot be built; expand() the method entry first")
+    return v
+
 
 class _Method(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -91,12 +100,12 @@ class _Method(BaseModel):
         """The hyperparameters given as grids, with their values."""
         return {k: v.grid for k in TUNABLE if isinstance(v := getattr(self, k, None), Grid)}
 
-    def expand(self) -> list[_Method]:
+    def expand(self) -> list[Self]:
         """Concrete entries, one per combination of grid values, labelled ``name[alpha=0.1]``."""
         grids = self.grids()
         if not grids:
             return [self]
-        entries = []
+        entries: list[Self] = []
         for combo in itertools.product(*grids.values()):
             values = dict(zip(grids, combo, strict=True))
             tag = ",".join(f"{k}={v!r}" for k, v in values.items())
@@ -121,12 +130,12 @@ class _Momentum(_Method):
     )
 
     def optimizer(self, theta0: np.ndarray) -> Optimizer:  # noqa: D102
-        return NIGT(theta0, alpha=self.alpha, eta=self.eta)
+        return NIGT(theta0, alpha=_value(self.alpha), eta=_value(self.eta))
 
 
 class _Plain(_Method):
     def optimizer(self, theta0: np.ndarray) -> Optimizer:  # noqa: D102
-        return SGD(theta0, alpha=self.alpha)
+        return SGD(theta0, alpha=_value(self.alpha))
 
 
 class _Batched(_Method):
@@ -141,12 +150,14 @@ class _Batched(_Method):
 
 class _RennalaAgg(_Batched):
     def aggregator(self, n: int) -> Aggregator:  # noqa: D102
-        return Rennala(n, M=self.M, M_init=self.M_init or self.M, on_stop=self.on_stop)
+        M = _value(self.M)
+        return Rennala(n, M=M, M_init=self.M_init or M, on_stop=self.on_stop)
 
 
 class _MaleniaAgg(_Batched):
     def aggregator(self, n: int) -> Aggregator:  # noqa: D102
-        return Malenia(n, M=self.M, M_init=self.M_init or self.M, on_stop=self.on_stop)
+        M = _value(self.M)
+        return Malenia(n, M=M, M_init=self.M_init or M, on_stop=self.on_stop)
 
 
 class _SyncAgg(_Method):
@@ -197,7 +208,12 @@ class AFedPGMethod(_AsyncAgg, _Momentum):
     delay_adaptive: bool = Field(False, description="Use eta / (1 + delay) in the momentum.")
 
     def optimizer(self, theta0: np.ndarray) -> Optimizer:  # noqa: D102
-        return AFedPG(theta0, alpha=self.alpha, eta=self.eta, delay_adaptive=self.delay_adaptive)
+        return AFedPG(
+            theta0,
+            alpha=_value(self.alpha),
+            eta=_value(self.eta),
+            delay_adaptive=self.delay_adaptive,
+        )
 
 
 class RennalaPG(_RennalaAgg, _Plain):

@@ -30,7 +30,7 @@ import hashlib
 import math
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -159,7 +159,9 @@ def tune(
     """
     s = check(s, s.seeds if eval_seeds is None else eval_seeds)
     fractions = rungs(s)
-    alive = {m.display: m.expand() for m in s.methods if m.grids()}
+    alive: dict[str, Sequence[MethodConfig]] = {
+        m.display: m.expand() for m in s.methods if m.grids()
+    }
     history: dict[str, list[dict[str, Any]]] = {label: [] for label in alive}
     rows = []
     for k, fraction in enumerate(fractions):
