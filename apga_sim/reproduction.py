@@ -95,7 +95,7 @@ class Claim:
 _F1 = "fig1{}_humanoid_n10_h-{}"
 _F3 = "fig3{}_n10_h-sqrt_comm-sqrt-d025"
 #: Figures 4-7 at n = 100: (id, scenario suffix, setting, claim, kind); "C-D": lead grows C -> D.
-_N100 = (
+_N100: tuple[tuple[str, str, str, str, Kind], ...] = (
     ("A", "h-equal_comm-none", "h = 1, no communication", "all about equal", "equal"),
     ("B", "h-sqrt_comm-none", "h = sqrt(i), no communication", "Rennala NIGT fastest", "ahead"),
     ("C", "h-sqrt_comm-sqrt", "communication sqrt(i)", "Rennala NIGT fastest", "ahead"),
@@ -302,16 +302,21 @@ def statistic(
         after = _speedups(s[k:], studies[-1].budget, axis)
         return stats.lowest([stats.ratio(a, b) for a, b in zip(after, before, strict=True)])
 
-    pairs = (
+    pairs: list[tuple[int, int]] = list(
         itertools.combinations(range(k), 2) if kind == "equal" else ((0, j) for j in range(1, k))
     )
-    pairs = list(pairs)
 
     def spread(*s: np.ndarray, axis: int) -> stats.Bounds:
         med = [stats.median_bounds(x, budget, axis) for x in s]
         return stats.highest([stats.spread(stats.ratio(med[i], med[j])) for i, j in pairs])
 
-    functions = {"ttt": ttt, "auc": auc, "above": above, "ahead": ahead, "grows": grows}
+    functions: dict[str, Callable[..., stats.Bounds]] = {
+        "ttt": ttt,
+        "auc": auc,
+        "above": above,
+        "ahead": ahead,
+        "grows": grows,
+    }
     return samples, functions.get(kind, spread)
 
 
@@ -581,7 +586,7 @@ def _decisions(study: Study) -> str:
         if agg.get("mode", "server") == "server"
         else f"AllReduce ({agg['allreduce']['kind']})"
     )
-    configs = {}
+    configs: dict[str, dict[str, Any]] = {}
     for m in study.manifests.values():
         configs.setdefault(m["method"], m["method_config"])
     params = [
