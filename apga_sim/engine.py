@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 import simpy
+from simpy.events import NORMAL, EventPriority
 
 from apga_sim.algorithms.base import Aggregator, Optimizer
 from apga_sim.availability import Schedule
@@ -107,10 +108,10 @@ class Evaluator:
     every_time: float | None = None
 
 
-LOW = 2
+LOW = EventPriority(2)
 """An event priority below SimPy's NORMAL: such an event runs after the others of its instant."""
 
-LOWEST = 3
+LOWEST = EventPriority(3)
 """The priority of the per-step stepper: it runs once everything else of its instant has."""
 
 TIME_RESOLUTION = 9
@@ -120,22 +121,22 @@ TIME_RESOLUTION = 9
 class _Clock(simpy.Environment):
     """A SimPy environment with rounded event times and end-of-instant callbacks."""
 
-    def schedule(self, event: simpy.Event, priority: int = simpy.core.NORMAL, delay: float = 0):
+    def schedule(
+        self, event: simpy.Event, priority: EventPriority = NORMAL, delay: float = 0
+    ) -> None:
         """Schedule ``event`` at ``now + delay`` rounded to :data:`TIME_RESOLUTION` digits."""
         when = round(self._now + delay, TIME_RESOLUTION)
         heappush(self._queue, (when, priority, next(self._eid), event))  # as simpy does
 
     def at_end_of_instant(
-        self, callback: Callable[[simpy.Event], None], priority: int = LOW
+        self, callback: Callable[[simpy.Event], None], priority: EventPriority = LOW
     ) -> None:
         """Call ``callback`` once every other event of the current instant has run."""
         event = simpy.Event(self)
         event.callbacks.append(callback)
         self.trigger_at(event, self._now, priority)
 
-    def trigger_at(
-        self, event: simpy.Event, when: float, priority: int = simpy.core.NORMAL
-    ) -> None:
+    def trigger_at(self, event: simpy.Event, when: float, priority: EventPriority = NORMAL) -> None:
         """Trigger ``event`` at the absolute time ``when`` (rounded), as a timeout would."""
         event._ok, event._value = True, None  # a triggered event, as Event.succeed makes it
         rounded = round(when, TIME_RESOLUTION)

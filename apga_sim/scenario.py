@@ -267,9 +267,10 @@ class Scenario(_Strict):
             problem = check_profile(getattr(self, field), self.n, positive=field == "h")
             if problem:
                 raise ValueError(f"{field}: {problem}")
-        problem = self.availability and check_availability(self.availability, self.n)
-        if problem:
-            raise ValueError(f"availability: {problem}")
+        if self.availability is not None:
+            problem = check_availability(self.availability, self.n)
+            if problem:
+                raise ValueError(f"availability: {problem}")
         rounds = [m.display for m in self.methods if m.rounds]
         if self.aggregation.overlap and self.aggregation.mode != "stream" and rounds:
             raise ValueError(

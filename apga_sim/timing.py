@@ -183,7 +183,9 @@ class RandomProfile(_Profile):
         if self.dist == "exponential":
             return float(rng.exponential(self.mean))
         if self.dist == "lognormal":
-            return float(rng.lognormal(self.log_mean(), self.sigma_log))
+            mu_log = self.log_mean()
+            assert self.sigma_log is not None  # required for lognormal (_lognormal_parameters)
+            return float(rng.lognormal(mu_log, self.sigma_log))
         if self.dist == "gamma":
             return float(rng.gamma(self.shape, self.mean / self.shape))
         return float(rng.uniform(self.low, self.high))
