@@ -11,7 +11,7 @@ import json
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib as mpl
 import numpy as np
@@ -24,13 +24,17 @@ from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormat
 
 from apga_sim import analysis
 
+if TYPE_CHECKING:
+    from matplotlib.artist import Artist
+    from matplotlib.typing import RcKeyType
+
 TIME_LABEL = "simulated time [s]"
 RETURN_LABEL = "average return"
 #: x column of :func:`curves` -> axis label.
 X_LABELS = {"time": TIME_LABEL, "update": "updates (server steps)"}
 
 #: Paper-size style: small figures, fonts readable at column width.
-STYLE: dict[str, object] = {
+STYLE: dict[RcKeyType, object] = {
     "font.size": 8,
     "axes.titlesize": 8,
     "axes.labelsize": 8,
@@ -500,7 +504,7 @@ def gantt(
         ax.set_xlim(t0, t1)
         ax.set_xlabel(TIME_LABEL)
         present = [s for s in states if s in set(data["state"])]
-        handles = [Patch(color=STATE_COLOURS[s], label=s) for s in present]
+        handles: list[Artist] = [Patch(color=STATE_COLOURS[s], label=s) for s in present]
         if len(updates):
             handles.append(Line2D([], [], color="black", lw=0.8, label="update"))
         fig.legend(handles=handles, loc="outside upper center", ncols=len(handles), frameon=False)
@@ -602,7 +606,7 @@ def theory(
     with mpl.rc_context(STYLE):
         fig = Figure(figsize=(3.6, 2.6), layout="constrained")
         ax = fig.subplots()
-        handles = []
+        handles: list[Artist] = []
         for name in groups:
             label, colour = styles[name]
             part = data[data[by] == name]
