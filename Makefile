@@ -23,11 +23,13 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check apga_sim tests bench
 	$(BIN)/ruff format --check apga_sim tests bench
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check apga_sim tests bench
 	$(BIN)/ruff format --check apga_sim tests bench
+	$(BIN)/mypy
 
 # make fuzz [FUZZ_EXAMPLES=2000]: the property-based fuzz suite at scale (CI runs 10 of each).
 FUZZ_EXAMPLES ?= 2000

@@ -254,7 +254,7 @@ def run_stats(
     events: pd.DataFrame | None = None,
     target: float | None = None,
     column: str = "return_mean",
-    manifest: Mapping[str, object] | None = None,
+    manifest: Mapping[str, float] | None = None,
 ) -> dict[str, float]:
     """Per-run statistics: time-to-target, final return and counters.
 
@@ -301,7 +301,7 @@ def per_run(
     target: float | None = None,
     events_by_run: Mapping[str, pd.DataFrame] | None = None,
     column: str = "return_mean",
-    manifests_by_run: Mapping[str, Mapping[str, object]] | None = None,
+    manifests_by_run: Mapping[str, Mapping[str, float]] | None = None,
 ) -> pd.DataFrame:
     """One row of :func:`run_stats` per run of a tidy results table.
 
@@ -343,7 +343,7 @@ def summary(
     target: float | None = None,
     events_by_run: Mapping[str, pd.DataFrame] | None = None,
     column: str = "return_mean",
-    manifests_by_run: Mapping[str, Mapping[str, object]] | None = None,
+    manifests_by_run: Mapping[str, Mapping[str, float]] | None = None,
 ) -> pd.DataFrame:
     """Per-method (and per swept parameter) table over seeds; each method's cells in order.
 
@@ -393,7 +393,7 @@ def summary(
         return table
     first = {m: k for k, m in enumerate(dict.fromkeys(table["method"]))}
 
-    def key(values: pd.Series) -> pd.Series:
+    def order(values: pd.Series) -> pd.Series:
         return values.map(first) if values.name == "method" else sort_key(values)
 
-    return table.sort_values(groups, key=key, kind="stable", ignore_index=True)
+    return table.sort_values(groups, key=order, kind="stable", ignore_index=True)

@@ -142,35 +142,54 @@ def _fmt(x: float) -> str:
     return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4g}"
 
 
-def print_summary(rows: list[dict[str, Any]], target: float | None) -> None:
-    """Print the per-method summary table of a set of runs."""
+TTT_COLUMNS = ("ttt_median", "ttt_q20", "ttt_q80")
+HEADINGS = {
+    "ttt_median": "time to\ntarget",
+    "ttt_q20": "20%",
+    "ttt_q80": "80%",
+    "final_return": "final\nreturn",
+    "gradients_used": "grads\nused",
+    "gradients_cancelled": "grads\ncancelled",
+    "gradients_discarded": "grads\ndiscarded",
+    "comm_share": "comm\nshare",
+}
+
+
+def _cell(col: str, value: Any, row: dict[str, Any]) -> str:
+    """One summary value as text: time-to-target ``inf`` is "not reached", all-failed "failed"."""
+    if isinstance(value, str):
+        return escape(value)
+    if col in TTT_COLUMNS and row.get("failed") == row["runs"]:
+        return "failed"
+    if col in TTT_COLUMNS and math.isinf(value):
+        return "not reached"
+    if col == "runs" and row.get("failed"):
+        return f"{value} ({row['failed']} failed)"
+    return _fmt(float(value))
+
+
+def print_summary(table_df: pd.DataFrame, where: Path) -> None:
+    """Print the per-method table of :func:`apga_sim.report.summary` (``run`` and ``summary``).
+
+    Every value and heading is shown whole; failed runs are counted beside ``runs``.
+    """
     table = Table(
-        title=f"summary: medians over seeds (not reached counts as infinite), target {target}"
+        title=f"{where}: medians over seeds; time to target and its 20%-80% band (not reached "
+        f"= not by the budget); target {table_df.attrs['target']}",
+        box=box.SIMPLE_HEAVY,  # no column rules: room for every column at 120 characters
     )
-    for col in (
-        "method",
-        "runs",
-        "updates",
-        "sim time [s]",
-        "time-to-target [s]",
-        "reached",
-        "final return",
-    ):
-        table.add_column(col, justify="left" if col == "method" else "right")
-    for r in rows:
-        ttt = "not reached" if math.isinf(r["time_to_target"]) else _fmt(r["time_to_target"])
-        if r.get("failed") == r["runs"]:
-            ttt = "failed"
-        table.add_row(
-            escape(r["method"]),
-            f"{r['runs']} ({r['failed']} failed)" if r.get("failed") else str(r["runs"]),
-            _fmt(r["updates"]),
-            _fmt(r["sim_time"]),
-            "no target" if target is None else ttt,
-            f"{r['reached']}/{r['runs']}",
-            _fmt(r["final_return"]),
+    columns = [str(c) for c in table_df.columns if c != "failed"]
+    rows = [[_cell(col, row[col], row) for col in columns] for row in table_df.to_dict("records")]
+    for k, col in enumerate(columns):
+        heading = HEADINGS.get(col, col)
+        table.add_column(  # neither values nor headings are ever cut
+            heading,
+            min_width=max(len(line) for line in [*heading.split("\n"), *(r[k] for r in rows)]),
+            justify="left" if col == "method" else "right",
         )
-    out.print(table)
+    for row in rows:
+        table.add_row(*row)
+    out.print(table, crop=False)
 
 
 def _execute(specs: list, jobs: int | None, ray: str | None, overwrite: bool) -> list:
@@ -308,17 +327,14 @@ def run(
 
     Example: apga-sim run scenarios/quick/quadratic_sqrt.yaml --out results/sqrt --jobs 2
     """
-    from apga_sim.runner import summarize
+    from apga_sim.report import summary as make_summary
 
     s = _load(file, sets)
     target = out_dir or Path("results") / s.name
     specs = _specs(s, file, target, seeds, methods)
     _execute(specs, jobs, ray, overwrite)
-    for cell in dict.fromkeys(tuple(sp.cell.items()) for sp in specs):
-        if cell:
-            out.print(", ".join(f"{k} = {v}" for k, v in cell))
-        rows = summarize([sp for sp in specs if tuple(sp.cell.items()) == cell])
-        print_summary(rows, s.target_return)
+    with _fails(), reading(target):
+        print_summary(make_summary(target, runs=sorted(sp.run_dir for sp in specs)), target)
     out.print(f"traces: {target}/")
 
 
@@ -612,36 +628,7 @@ def summary(
     replaced = dest.exists()
     with _fails(), writing(dest):
         table_df.to_parquet(dest)
-    target = table_df.attrs["target"]
-    table = Table(
-        title=f"{results_dir}: medians over seeds; time-to-target 20%-80% band (inf = not "
-        f"reached); target {target}",
-        box=box.SIMPLE_HEAVY,  # no column rules: room for every column at 120 characters
-    )
-    headings = {
-        "ttt_median": "time to\ntarget",
-        "ttt_q20": "20%",
-        "ttt_q80": "80%",
-        "final_return": "final\nreturn",
-        "gradients_used": "grads\nused",
-        "gradients_cancelled": "grads\ncancelled",
-        "gradients_discarded": "grads\ndiscarded",
-        "comm_share": "comm\nshare",
-    }
-    cells = [
-        [escape(v) if isinstance(v, str) else _fmt(float(v)) for v in row]
-        for row in table_df.itertuples(index=False)
-    ]
-    for k, col in enumerate(table_df.columns):
-        heading = headings.get(str(col), str(col))
-        table.add_column(  # neither values nor headings are ever cut
-            heading,
-            min_width=max(len(line) for line in [*heading.split("\n"), *(r[k] for r in cells)]),
-            justify="left" if col == "method" else "right",
-        )
-    for row in cells:
-        table.add_row(*row)
-    out.print(table, crop=False)
+    print_summary(table_df, results_dir)
     _written([dest], replaced={dest} if replaced else set())
 
 
@@ -825,10 +812,10 @@ def verdicts(
     except (ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
     rows = pd.read_csv(out_dir / "verdicts.csv", keep_default_na=False)
-    table = Table(title="verdicts (rule and intervals in the report)")
+    verdicts = Table(title="verdicts (rule and intervals in the report)")
     for col in ("claim", "what the paper reports", "verdict"):
-        table.add_column(col)
+        verdicts.add_column(col)
     for row in rows.itertuples(index=False):
-        table.add_row(escape(str(row.claim)), escape(row.text), row.verdict)
-    out.print(table)
+        verdicts.add_row(escape(str(row.claim)), escape(str(row.text)), str(row.verdict))
+    out.print(verdicts)
     out.print(f"written: {readme}, {out_dir / 'verdicts.csv'}")

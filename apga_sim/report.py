@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +18,12 @@ from apga_sim.trace import find_runs, load_results, read_manifest
 KINDS = ("curves", "ttt", "gantt", "theory")
 
 
-def manifests(results_dir: str | Path) -> dict[str, dict[str, Any]]:
-    """Every run's manifest, keyed by run directory (as in ``load_results``' ``run`` column)."""
-    return {str(run): read_manifest(run) for run in find_runs(results_dir)}
+def manifests(
+    results_dir: str | Path, runs: Iterable[Path] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Every run's manifest (or ``runs``'), keyed by run directory (``load_results``' ``run``)."""
+    chosen = find_runs(results_dir) if runs is None else runs
+    return {str(run): read_manifest(run) for run in chosen}
 
 
 def target_of(ms: dict[str, dict[str, Any]]) -> float | None:
@@ -40,13 +43,15 @@ def made_from(results: pd.DataFrame, results_dir: str | Path, **params: Any) -> 
     }
 
 
-def summary(results_dir: str | Path, target: float | None = None) -> pd.DataFrame:
-    """The per-method summary table (see :func:`apga_sim.analysis.summary`).
+def summary(
+    results_dir: str | Path, target: float | None = None, runs: list[Path] | None = None
+) -> pd.DataFrame:
+    """The per-method table (:func:`apga_sim.analysis.summary`) that `run` and `summary` print.
 
-    Its ``attrs`` (kept in the parquet file) record what made it: :func:`made_from` with the
-    target and the return column.
+    It covers every run below ``results_dir``, or ``runs`` only. Its ``attrs`` (kept in the
+    parquet file) record what made it: :func:`made_from` with the target and the return column.
     """
-    results, ms = load_results(results_dir), manifests(results_dir)
+    results, ms = load_results(results_dir, runs), manifests(results_dir, runs)
     events = {run: pd.read_parquet(Path(run) / "events.parquet") for run in ms}
     target = target if target is not None else target_of(ms)
     table = analysis.summary(
@@ -139,7 +144,7 @@ def all_figures(results_dir: str | Path, out_dir: str | Path) -> list[Path]:
     """curves, ttt and the first run's gantt (plus theory for sweeps) as PNG and PDF."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
+    written: list[Path] = []
     has_sweep = bool(analysis.param_columns(load_results(results_dir)))
     for kind in KINDS:
         if kind == "theory" and not has_sweep:

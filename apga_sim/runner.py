@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from apga_sim.analysis import quantile, time_to_target
+from apga_sim.analysis import time_to_target
 from apga_sim.availability import Schedule
 from apga_sim.engine import Budget, Cluster, Engine, Evaluator
 from apga_sim.lifecycle import die_with_parent, init_ray
@@ -334,40 +334,3 @@ def run_many(
             for future in cf.as_completed(futures):
                 done(futures[future], future.result())
     return [manifests[id(spec)] for spec in specs]
-
-
-def summarize(runs: list[RunSpec]) -> list[dict[str, Any]]:
-    """Per-method rows: runs, failed runs, median updates, simulated time, time-to-target, return.
-
-    Time-to-target is recomputed from the evaluations with the scenario's current target; the
-    medians leave failed runs out.
-    """
-    manifests = []
-    for spec in runs:
-        target = spec.scenario.target_return
-        evals = pd.read_parquet(spec.run_dir / "evals.parquet")
-        ttt = None if target is None else time_to_target(evals, target)
-        manifests.append(read_manifest(spec.run_dir) | {"time_to_target": ttt})
-    rows = []
-    for label in dict.fromkeys(m["method"] for m in manifests):
-        every = [m for m in manifests if m["method"] == label]
-        ms = [m for m in every if m["status"] != "failed"]  # never a statistic
-        ttt = [np.inf if m["time_to_target"] is None else m["time_to_target"] for m in ms]
-        rows.append(
-            {
-                "method": label,
-                "runs": len(every),
-                "failed": len(every) - len(ms),
-                "updates": _median([m["counters"]["updates"] for m in ms]),
-                "sim_time": _median([m["counters"]["sim_time"] for m in ms]),
-                "reached": int(np.isfinite(ttt).sum()),
-                "time_to_target": quantile(ttt, 0.5) if ms else np.nan,  # inf: never reached
-                "final_return": _median([m["final_return"] for m in ms]),
-            }
-        )
-    return rows
-
-
-def _median(values: list[float]) -> float:
-    """The median, ``nan`` for no values (every run failed)."""
-    return float(np.median(values)) if values else np.nan

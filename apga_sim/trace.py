@@ -15,6 +15,7 @@ import glob
 import json
 import os
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -194,14 +195,14 @@ def find_runs(results_dir: str | Path) -> list[Path]:
     )
 
 
-def load_results(results_dir: str | Path) -> pd.DataFrame:
-    """One tidy DataFrame of the evaluations of every run below ``results_dir``.
+def load_results(results_dir: str | Path, runs: Iterable[Path] | None = None) -> pd.DataFrame:
+    """One tidy DataFrame of the evaluations of every run below ``results_dir`` (or of ``runs``).
 
     Columns: the evals columns plus ``method``, ``seed``, ``status``, ``run`` and one column per
     swept parameter (from the manifest's ``cell``).
     """
     frames = []
-    for run in find_runs(results_dir):
+    for run in find_runs(results_dir) if runs is None else runs:
         manifest = read_manifest(run)
         evals = pd.read_parquet(run / "evals.parquet")
         for key, value in manifest.get("cell", {}).items():

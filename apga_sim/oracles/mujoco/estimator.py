@@ -98,8 +98,8 @@ def log_likelihood(layout: PolicyLayout, theta: np.ndarray, traj: Trajectory) ->
         lp = log_prob(
             layout,
             torch.from_numpy(np.array(theta)),
-            torch.from_numpy(traj.obs),  # type: ignore[arg-type]
-            torch.from_numpy(traj.u),  # type: ignore[arg-type]
+            torch.from_numpy(traj.obs),
+            torch.from_numpy(traj.u),
         )
     return float(lp.sum())
 
@@ -130,8 +130,8 @@ def weighted_gradient(
         members = [j for j, tj in enumerate(theta_of) if tj == g]
         if not members:
             continue
-        obs = torch.from_numpy(np.concatenate([trajectories[j].obs for j in members]))  # type: ignore[misc]
-        u = torch.from_numpy(np.concatenate([trajectories[j].u for j in members]))  # type: ignore[misc]
+        obs = torch.from_numpy(np.concatenate([trajectories[j].obs for j in members]))
+        u = torch.from_numpy(np.concatenate([trajectories[j].u for j in members]))
         coef = torch.from_numpy(np.concatenate([coefficients[j] for j in members]))
         total = total + (coef * log_prob(layout, leaf, obs, u)).sum()
     if not total.requires_grad:
