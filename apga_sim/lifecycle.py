@@ -4,16 +4,21 @@ A worker process of ``--jobs N`` calls :func:`die_with_parent` when it starts: o
 kernel kills it when its parent dies (``PR_SET_PDEATHSIG``), and a watcher thread also ends it
 within a second of being orphaned (other systems, or a parent killed before the call). A
 killed run leaves only its temporary folder, which the next run of it removes.
+
+A local Ray instance (:func:`init_ray` without an address) listens on loopback only.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import ipaddress
 import os
 import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 PR_SET_PDEATHSIG = 1
@@ -42,6 +47,9 @@ def die_with_parent(parent: int) -> None:
 def init_ray(address: str | None, **options: Any) -> None:
     """Connect to the Ray cluster at ``address``, or start a local instance (``None``).
 
+    A local instance is always a new one (``RAY_ADDRESS`` and clusters of ``ray start`` are
+    ignored) and every one of its services listens on loopback only: see :func:`_loopback_only`.
+
     Raises:
         ConnectionError: Ray is missing, or cannot start or reach ``address`` (one line).
 
@@ -54,10 +62,46 @@ def init_ray(address: str | None, **options: Any) -> None:
         return
     try:
         if address is None:
-            ray.init(include_dashboard=False, log_to_driver=False, **options)
+            with _loopback_only():
+                ray.init(address="local", include_dashboard=False, log_to_driver=False, **options)
+            node_ip = ray.util.get_node_ip_address()
+            if not ipaddress.ip_address(node_ip).is_loopback:
+                ray.shutdown()
+                raise RuntimeError(f"it took the node address {node_ip}, not loopback")
         else:
             ray.init(address=address, log_to_driver=False)
     except Exception as exc:  # Ray raises many kinds for a bad or unreachable address
         reason = " ".join(str(exc).split())[:200] or type(exc).__name__
         where = "start a local Ray instance" if address is None else f"reach Ray at {address!r}"
         raise ConnectionError(f"cannot {where}: {reason}") from None
+
+
+@contextlib.contextmanager
+def _loopback_only() -> Iterator[None]:
+    """Make the Ray instance that ``ray.init`` starts inside listen on 127.0.0.1 only.
+
+    Ray picks its bind addresses from the node's IP address. With ``127.0.0.1`` every server
+    listens on loopback: the gRPC servers of the GCS, the raylet (node and object managers)
+    and each worker and driver (Ray's C++ passes ``listen_to_localhost_only = node_ip_address
+    == "127.0.0.1"``), the dashboard agent, dashboard head metrics and autoscaler monitor
+    (``is_localhost(node_ip)``) and the runtime-env agent (the node address itself). With
+    any other address they listen on every interface. ``ray.init`` takes the address of the
+    default route, and turns even ``_node_ip_address="127.0.0.1"`` into it
+    (``ray._private.services.resolve_ip_for_localhost``), unless
+    ``ray._private.ray_constants.ENABLE_RAY_CLUSTER`` is false: Ray's single-machine mode
+    (default on macOS and Windows), where ``services.get_node_ip_address`` gives 127.0.0.1.
+    That flag is read from ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER`` when Ray is imported, so it
+    is set here instead, only while ``ray.init`` runs: the processes Ray starts get the node
+    address on their command lines. ``tests/test_ray_loopback.py`` checks the sockets.
+    """
+    from ray._private import ray_constants
+
+    if not hasattr(ray_constants, "ENABLE_RAY_CLUSTER"):  # the caller's check then fails
+        yield
+        return
+    saved = ray_constants.ENABLE_RAY_CLUSTER
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = saved
