@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Annotated, ClassVar, Literal, Self, TypeVar
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal, Self, TypeVar, Union
 
 import numpy as np
 from pydantic import (
@@ -84,6 +84,7 @@ class _Method(BaseModel):
     model_config = ConfigDict(extra="forbid")
     rounds: ClassVar[bool] = True
     """Whether the method's aggregator works in rounds (False: asynchronous)."""
+    name: str  # each registered method narrows it to its own Literal
     label: str | None = Field(
         None,
         pattern=r"^[A-Za-z0-9_\-][A-Za-z0-9_.\-\[\]=,+]*$",
@@ -94,7 +95,7 @@ class _Method(BaseModel):
     @property
     def display(self) -> str:
         """The label used for directories, tables and plots."""
-        return self.label or self.name  # type: ignore[attr-defined]
+        return self.label or self.name
 
     def grids(self) -> dict[str, list[float]]:
         """The hyperparameters given as grids, with their values."""
@@ -240,21 +241,22 @@ class AsyncPG(_AsyncAgg, _Plain):
     name: Literal["async_pg"]
 
 
+REGISTERED: tuple[type[_Method], ...] = (  # a new method: its class above, one line here
+    RennalaNIGT,
+    MaleniaNIGT,
+    SyncNIGT,
+    AFedPGMethod,
+    RennalaPG,
+    MaleniaPG,
+    SyncPG,
+    AsyncPG,
+)
 METHODS: dict[str, type[_Method]] = {
     cls.model_fields["name"].annotation.__args__[0]: cls  # type: ignore[union-attr]
-    for cls in (
-        RennalaNIGT,
-        MaleniaNIGT,
-        SyncNIGT,
-        AFedPGMethod,
-        RennalaPG,
-        MaleniaPG,
-        SyncPG,
-        AsyncPG,
-    )
+    for cls in REGISTERED
 }
 
-MethodConfig = Annotated[
-    RennalaNIGT | MaleniaNIGT | SyncNIGT | AFedPGMethod | RennalaPG | MaleniaPG | SyncPG | AsyncPG,
-    Field(discriminator="name"),
-]
+if TYPE_CHECKING:
+    MethodConfig = _Method
+else:  # the scenario's `methods` entries: the registered classes, told apart by `name`
+    MethodConfig = Annotated[Union[REGISTERED], Field(discriminator="name")]  # noqa: UP007
