@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
@@ -9,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -324,3 +326,49 @@ def test_kill_9_of_the_parent_ends_its_workers_and_the_rerun_completes(quick_yam
     res = runner.invoke(app, ["run", str(small), "--out", str(out), "--jobs", "1"])
     assert res.exit_code == 0, res.output
     assert not list(out.rglob(".*.tmp-*"))
+
+
+@contextlib.contextmanager
+def _tmpfs(path: Path, options: str) -> Iterator[Path]:
+    """A small tmpfs mounted at ``path`` (root may mount one), or skip the test."""
+    path.mkdir()
+    mount = ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)]
+    if os.geteuid() != 0 or subprocess.run(mount, capture_output=True).returncode != 0:
+        pytest.skip("needs permission to mount a tmpfs")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def test_a_read_only_output_folder_is_refused_before_anything_runs(results, quick_yaml, tmp_path):
+    run_dir = next(results.rglob("manifest.json")).parent
+    with _tmpfs(tmp_path / "ro", "ro,size=1m") as ro:  # read-only even for root
+        for args in (
+            ["run", str(quick_yaml(BASE)), "--out", str(ro / "out")],
+            ["plot", str(results), "--out", str(ro / "fig")],
+            ["export-trace", str(run_dir), "--out", str(ro / "t.json")],
+        ):
+            res = runner.invoke(app, args)
+            assert res.exit_code == 2 and "not writable" in res.output, (args, res.output)
+            assert "Traceback" not in res.output and not any(ro.iterdir())
+
+
+def test_a_full_disk_leaves_no_run_that_looks_complete_and_the_rerun_completes(
+    quick_yaml, tmp_path
+):
+    scenario = quick_yaml(BASE | {"seeds": [0, 1]})
+    with _tmpfs(tmp_path / "disk", "size=1m") as disk:
+        filler = disk / "filler"
+        with filler.open("wb", buffering=0) as f, contextlib.suppress(OSError):  # fill it up
+            while True:
+                f.write(b"\0" * 4096)
+        out = disk / "out"
+        res = runner.invoke(app, ["run", str(scenario), "--out", str(out), "--jobs", "1"])
+        assert res.exit_code == 2 and "no space left" in res.output, res.output
+        assert "Traceback" not in res.output
+        assert not list(out.rglob("manifest.json")) and not list(out.rglob("*.tmp-*"))
+        filler.unlink()
+        res = runner.invoke(app, ["run", str(scenario), "--out", str(out), "--jobs", "1"])
+        assert res.exit_code == 0, res.output
+        assert len(list(out.rglob("manifest.json"))) == 2
