@@ -4,7 +4,9 @@ Run from the repository root (a few minutes on 2 cores)::
 
     .venv/bin/python docs/sensitivity/sensitivity.py [--seeds 5] [--jobs 2] [--budget 15000]
 
-It writes ``ranking.csv``, ``ranking.md`` and ``ranking.png`` to ``--out`` (this folder).
+It writes ``ranking.csv``, ``ranking.md`` and ``ranking.png`` to ``--out`` (this folder). The
+runs go to ``--work`` (``results/sensitivity``); complete runs there are reused, so an
+interrupted study resumes where it stopped.
 The oracle is the noisy quadratic, NOT MuJoCo: the figure 1c step sizes have not been tuned yet,
 so the question is only how the timing model reorders methods with fixed step sizes (those of
 ``scenarios/quick/quadratic_sqrt.yaml``). The timing is figure 1c's: n = 10, h_i = sqrt(i),
@@ -16,7 +18,6 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -78,6 +79,7 @@ def run_model(label: str, seeds: list[int], budget: float, jobs: int, work: Path
     path.write_text(yaml.safe_dump(scenario, sort_keys=False))
     out = work / stem
     cli = [sys.executable, "-m", "apga_sim", "run", str(path), "--out", str(out)]
+    print(f"{label}: {len(methods)} methods x {len(seeds)} seeds -> {out}", flush=True)
     subprocess.run([*cli, "--jobs", str(jobs)], check=True, capture_output=True)
     results = load_results(out)
     rows = []
@@ -112,7 +114,8 @@ def figure(ranked: pd.DataFrame, path: Path) -> None:
         for xi, (ttt, rank) in zip(x, part[["median_ttt", "rank"]].to_numpy(), strict=True):
             if np.isfinite(ttt):
                 ax.text(xi + (k - 1.5) * width, ttt, str(int(rank)), ha="center", va="bottom")
-    ax.set_xticks(x, [m.replace(" + ", "\n+ ") for m in MODELS], fontsize=8)
+    labels = [m.replace(" + ", "\n+ ").replace("round-sum ", "round-sum\n") for m in MODELS]
+    ax.set_xticks(x, labels, fontsize=8)
     ax.set_ylabel("median time to target [simulated s]")
     ax.set_title("Figure 1c timing, quadratic oracle: rank above each bar", fontsize=9)
     ax.legend(fontsize=8, ncols=2)
@@ -126,11 +129,11 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--budget", type=float, default=15000.0, help="simulated seconds")
     parser.add_argument("--out", type=Path, default=HERE)
+    parser.add_argument("--work", type=Path, default=Path("results/sensitivity"))
     args = parser.parse_args()
     seeds = list(range(args.seeds))
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        runs = pd.concat([run_model(m, seeds, args.budget, args.jobs, work) for m in MODELS])
+    args.work.mkdir(parents=True, exist_ok=True)
+    runs = pd.concat([run_model(m, seeds, args.budget, args.jobs, args.work) for m in MODELS])
     ranked = table(runs)
     args.out.mkdir(parents=True, exist_ok=True)
     ranked.to_csv(args.out / "ranking.csv", index=False)
