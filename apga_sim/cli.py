@@ -23,7 +23,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from apga_sim.limits import MAX_INT
-from apga_sim.paths import check_output, reading, writing
+from apga_sim.paths import check_length, check_output, reading, writing
 from apga_sim.safe_yaml import YAMLInputError, load_yaml
 from apga_sim.scenario import Scenario, ScenarioError, load_scenario, read_yaml
 
@@ -73,8 +73,20 @@ def _csv(value: str | None) -> list[str] | None:
     return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
 
 
+def _path_arg(param: typer.CallbackParam, value: Any) -> Any:
+    """Refuse a path the file system cannot hold (too long, NUL byte), naming its parameter."""
+    name = param.opts[0] if param.param_type_name == "option" else (param.name or "").upper()
+    for path in value if isinstance(value, list) else [value]:
+        if path is not None:
+            with _fails():
+                check_length(path, name)
+    return value
+
+
 @app.command()
-def validate(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")]) -> None:
+def validate(
+    file: Annotated[Path, typer.Argument(help="Scenario YAML file.", callback=_path_arg)],
+) -> None:
     """Check a scenario file without running it."""
     s = _load(file)
     labels = ", ".join(m.display for m in s.methods)
@@ -303,10 +315,12 @@ Ray = Annotated[
 
 @app.command()
 def run(
-    file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    file: Annotated[Path, typer.Argument(help="Scenario YAML file.", callback=_path_arg)],
     out_dir: Annotated[
         Path | None,
-        typer.Option("--out", help="Output directory (default: results/<scenario name>)."),
+        typer.Option(
+            "--out", help="Output directory (default: results/<scenario name>).", callback=_path_arg
+        ),
     ] = None,
     seeds: Annotated[str | None, typer.Option(help="Comma-separated seeds, e.g. 0,1,2.")] = None,
     methods: Annotated[
@@ -359,14 +373,23 @@ def _out_dir(path: Path, flag: str = "--out") -> Path:
 
 @app.command()
 def tune(
-    file: Annotated[Path, typer.Argument(help="Scenario YAML whose methods give grids.")],
+    file: Annotated[
+        Path, typer.Argument(help="Scenario YAML whose methods give grids.", callback=_path_arg)
+    ],
     out_dir: Annotated[
         Path | None,
-        typer.Option("--out", help="Where the tuning runs go (default: results/<name>-tuning)."),
+        typer.Option(
+            "--out",
+            help="Where the tuning runs go (default: results/<name>-tuning).",
+            callback=_path_arg,
+        ),
     ] = None,
     write: Annotated[
         Path | None,
-        typer.Option(help="Tuned scenario to write (default: <file stem>.tuned.yaml beside FILE)."),
+        typer.Option(
+            help="Tuned scenario to write (default: <file stem>.tuned.yaml beside FILE).",
+            callback=_path_arg,
+        ),
     ] = None,
     jobs: Jobs = None,
     ray: Ray = None,
@@ -401,14 +424,21 @@ def tune(
 
 @app.command()
 def reproduce(
-    file: Annotated[Path, typer.Argument(help="Scenario YAML of a study (e.g. scenarios/paper).")],
+    file: Annotated[
+        Path,
+        typer.Argument(help="Scenario YAML of a study (e.g. scenarios/paper).", callback=_path_arg),
+    ],
     seeds: Annotated[
         int | None,
         typer.Option(min=1, help="Number of evaluation seeds: 0..N-1 (default: the file's seeds)."),
     ] = None,
     out_dir: Annotated[
         Path | None,
-        typer.Option("--out", help="Output directory (default: results/reproduce/<name>)."),
+        typer.Option(
+            "--out",
+            help="Output directory (default: results/reproduce/<name>).",
+            callback=_path_arg,
+        ),
     ] = None,
     jobs: Jobs = None,
     ray: Ray = None,
@@ -582,7 +612,9 @@ def _print_estimate(
     return totals
 
 
-ResultsDir = Annotated[Path, typer.Argument(help="A results directory (the --out of a run).")]
+ResultsDir = Annotated[
+    Path, typer.Argument(help="A results directory (the --out of a run).", callback=_path_arg)
+]
 
 
 @contextlib.contextmanager
@@ -651,12 +683,17 @@ def plot(
     out_path: Annotated[
         Path | None,
         typer.Option(
-            "--out", help="File stem for PNG and PDF (default: RESULTS_DIR/figures/<kind>)."
+            "--out",
+            help="File stem for PNG and PDF (default: RESULTS_DIR/figures/<kind>).",
+            callback=_path_arg,
         ),
     ] = None,
     run: Annotated[
         Path | None,
-        typer.Option(help="Run directory for gantt (default: the first run; the title names it)."),
+        typer.Option(
+            help="Run directory for gantt (default: the first run; the title names it).",
+            callback=_path_arg,
+        ),
     ] = None,
     t0: Annotated[float | None, typer.Option(help="gantt: start of the time window [s].")] = None,
     t1: Annotated[float | None, typer.Option(help="gantt: end of the time window [s].")] = None,
@@ -716,12 +753,13 @@ def plot(
 
 @app.command("export-trace")
 def export_trace(
-    run: Annotated[Path, typer.Argument(help="One run directory.")],
+    run: Annotated[Path, typer.Argument(help="One run directory.", callback=_path_arg)],
     format: Annotated[str, typer.Option(help="Only 'perfetto' (Chrome trace_event JSON).")] = (
         "perfetto"
     ),
     out_path: Annotated[
-        Path | None, typer.Option("--out", help="Output file (default: RUN/trace.json).")
+        Path | None,
+        typer.Option("--out", help="Output file (default: RUN/trace.json).", callback=_path_arg),
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
 ) -> None:
@@ -734,22 +772,27 @@ def export_trace(
         _fail(f"--format: {format!r} is not supported; allowed: perfetto")
     if not (run / "events.parquet").is_file():
         _fail(f"{run}: not a run directory (no events.parquet)")
-    dest = out_path or run / "trace.json"
-    if dest.is_dir() or (dest.exists() and not overwrite):
+    with _fails():  # a bad path (too long, below a file, not writable) before touching it
+        dest = check_output(out_path or run / "trace.json", "--out", folder=False)
+    if dest.exists() and not overwrite:
         _fail(f"--out: {dest} exists; choose another file or pass --overwrite")
     if dest.name in ("manifest.json", "events.parquet", "evals.parquet"):
         _fail(f"--out: {dest.name} is a trace file of a run; choose another name")
     with _fails(), reading(run):
         events = pd.read_parquet(run / "events.parquet")
     with _fails(), writing(dest):
-        path = write(events, check_output(dest, "--out", folder=False))
+        path = write(events, dest)
     out.print(f"written: {path}")
 
 
 @app.command()
 def figures(
-    scenario_dir: Annotated[Path, typer.Argument(help="A folder of scenario YAML files.")],
-    out_dir: Annotated[Path, typer.Option("--out", help="Results root.")] = Path("results"),
+    scenario_dir: Annotated[
+        Path, typer.Argument(help="A folder of scenario YAML files.", callback=_path_arg)
+    ],
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Results root.", callback=_path_arg)
+    ] = Path("results"),
     jobs: Jobs = None,
     ray: Ray = None,
 ) -> None:
@@ -782,12 +825,13 @@ def verdicts(
         list[Path] | None,
         typer.Argument(
             help="Studies to add: the --out of `apga-sim run` (one scenario) or of "
-            "`apga-sim reproduce`. None: rebuild from the data already in --out."
+            "`apga-sim reproduce`. None: rebuild from the data already in --out.",
+            callback=_path_arg,
         ),
     ] = None,
-    out_dir: Annotated[Path, typer.Option("--out", help="Report folder.")] = Path(
-        "docs/reproduction"
-    ),
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Report folder.", callback=_path_arg)
+    ] = Path("docs/reproduction"),
 ) -> None:
     """Judge the paper's claims: interval estimates, figures, verdicts.csv and README.md.
 

@@ -35,13 +35,7 @@ def check_output(path: Path, flag: str, folder: bool = True) -> Path:
             needed (or a folder where a file is), lies below a file, or cannot be written.
 
     """
-    text = os.fsencode(path)
-    if b"\0" in text:
-        raise ScenarioError(f"{flag}: the path holds a NUL byte")
-    if len(text) > MAX_PATH or any(len(os.fsencode(p)) > MAX_COMPONENT for p in path.parts):
-        raise ScenarioError(
-            f"{flag}: path too long (at most {MAX_PATH} bytes, {MAX_COMPONENT} per name)"
-        )
+    check_length(path, flag)
     if path.exists() and path.is_dir() != folder:
         what = "is a folder" if path.is_dir() else "exists and is not a folder"
         raise ScenarioError(f"{flag}: {path} {what}")
@@ -51,6 +45,18 @@ def check_output(path: Path, flag: str, folder: bool = True) -> Path:
         raise ScenarioError(f"{flag}: {existing} is a file, so {path} cannot be made below it")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise ScenarioError(f"{flag}: {existing} is not writable")
+    return path
+
+
+def check_length(path: Path, flag: str) -> Path:
+    """Return ``path`` if the file system can hold its name, else raise naming ``flag``."""
+    text = os.fsencode(path)
+    if b"\0" in text:
+        raise ScenarioError(f"{flag}: the path holds a NUL byte")
+    if len(text) > MAX_PATH or any(len(os.fsencode(p)) > MAX_COMPONENT for p in path.parts):
+        raise ScenarioError(
+            f"{flag}: path too long (at most {MAX_PATH} bytes, {MAX_COMPONENT} per name)"
+        )
     return path
 
 

@@ -196,8 +196,11 @@ class NonFiniteError(ArithmeticError):
     """A run's parameters or evaluation became non-finite: the run stops, marked failed."""
 
     def __init__(self, reason: str, update: int) -> None:
-        super().__init__(f"{reason} at update {update}")
+        super().__init__(reason, update)  # rebuilt from its args (SimPy re-raises a copy)
         self.reason, self.update = reason, update
+
+    def __str__(self) -> str:
+        return f"{self.reason} at update {self.update}"
 
 
 def run_one(spec: RunSpec, progress: ProgressFn | None = None) -> dict[str, Any]:

@@ -197,6 +197,11 @@ def _misuse(tmp_path: Path, results: Path, scenario: Path) -> list[tuple[list[st
         (["plot", str(results), "--out", str(a_file / "fig")], "--out"),
         (["summary", str(results), "--target", "inf"], "--target"),
         (["export-trace", str(run_dir), "--out", str(a_file / "t.json")], "--out"),
+        (["export-trace", str(run_dir), "--out", "x" * 300], "--out: path too long"),  # fuzz
+        (["export-trace", str(run_dir / ("x" * 300))], "RUN: path too long"),
+        (["plot", str(results), "--out", "x" * 300], "--out: path too long"),
+        (["verdicts", str(tmp_path / ("x" * 300))], "STUDY_DIRS: path too long"),
+        (["summary", str(results / ("x" * 300))], "RESULTS_DIR: path too long"),
     ]
 
 
@@ -284,6 +289,15 @@ def test_a_non_finite_run_fails_alone_and_is_shown_as_failed(quick_yaml, tmp_pat
     assert res.exit_code == 0, res.output
     res = runner.invoke(app, ["run", str(quick_yaml(data)), "--out", str(out), "--jobs", "1"])
     assert res.exit_code == 0 and "skipped" in res.output  # a failed run is done: not redone
+
+
+def test_a_non_finite_evaluation_fails_the_run_with_its_reason(quick_yaml, tmp_path):
+    data = BASE | {"oracle": {"kind": "quadratic", "dim": 4, "sigma": 7.2e307}}  # found by fuzzing
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["run", str(quick_yaml(data)), "--out", str(out), "--jobs", "1"])
+    assert res.exit_code == 0 and "Traceback" not in res.output, res.output
+    manifest = json.loads(next(out.rglob("manifest.json")).read_text())
+    assert manifest["status"] == "failed" and "not finite" in manifest["failure"]["reason"]
 
 
 def _children(pid: int) -> list[int]:
