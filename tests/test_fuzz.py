@@ -82,9 +82,16 @@ VALUES = st.recursive(
     ),
     max_leaves=8,
 )
-MUTATIONS = st.lists(st.tuples(st.sampled_from(PATHS), VALUES), min_size=1, max_size=3)
+PLAUSIBLE = st.one_of(  # values a field could hold, so that many mutated scenarios run
+    st.integers(min_value=0, max_value=64),
+    st.floats(min_value=1e-6, max_value=1e4),
+    st.sampled_from(NAMES),
+)
+MUTATIONS = st.lists(
+    st.tuples(st.sampled_from(PATHS), st.one_of(VALUES, PLAUSIBLE)), min_size=1, max_size=3
+)
 SMALL = {"budget.updates": 6, "budget.time": "null", "eval.every_time": "null", "methods.M": 4}
-FIELD = re.compile(r"^  (<top>|[A-Za-z0-9_.\-\[\]=,+ ]+): \S", re.MULTILINE)
+FIELD = re.compile(r"^  (<top>|[^\s:][^:\n]*): \S", re.MULTILINE)  # "  field.path: why"
 
 
 def tally(key: str) -> None:
