@@ -246,6 +246,15 @@ def command_lines(draw: st.DrawFn) -> list[str]:
     return args
 
 
+@pytest.fixture(scope="module", autouse=True)
+def scratch_cwd(tmp_path_factory) -> Iterator[None]:
+    """Fuzzed relative paths (``--out 0``) land in a scratch folder, never in the checkout."""
+    old = Path.cwd()
+    os.chdir(tmp_path_factory.mktemp("cwd"))
+    yield
+    os.chdir(old)
+
+
 @pytest.fixture(scope="module")
 def places(tmp_path_factory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("cli")
