@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
+from test_cli import GOOD
 from test_timing_models import EVERYTHING  # stream + overlap, offline, factors, lognormal
 from typer.testing import CliRunner
 
@@ -18,8 +20,18 @@ def traces(out: Path) -> dict[Path, bytes]:
     return {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*.parquet"))}
 
 
-def test_new_timing_options_give_identical_traces_locally_and_on_ray(quick_yaml, tmp_path):
-    path = quick_yaml(EVERYTHING)
+@pytest.mark.parametrize(
+    ("data", "files", "kinds"),
+    [
+        (GOOD | {"seeds": [0]}, 2 * 1 * 2, set()),  # methods x seeds x (events, evals)
+        (EVERYTHING, 3 * 2 * 2, {"offline_start", "offline_end", "compute_lost"}),
+    ],
+    ids=["default_timing", "every_timing_option"],
+)
+def test_ray_gives_the_local_traces_byte_for_byte(
+    data: dict[str, Any], files: int, kinds: set[str], quick_yaml, tmp_path
+):
+    path = quick_yaml(data)
     assert not ray.is_initialized()
     try:
         for name, where in (("local", ["--jobs", "1"]), ("ray", ["--ray", "local"])):
@@ -29,9 +41,9 @@ def test_new_timing_options_give_identical_traces_locally_and_on_ray(quick_yaml,
     finally:
         ray.shutdown()
     local, on_ray = traces(tmp_path / "local"), traces(tmp_path / "ray")
-    assert len(local) == 3 * 2 * 2  # methods x seeds x (events, evals)
+    assert len(local) == files
     assert local.keys() == on_ray.keys()
-    for rel, data in local.items():
-        assert data == on_ray[rel], rel
+    for rel, data_bytes in local.items():
+        assert data_bytes == on_ray[rel], rel
     events = pd.read_parquet(tmp_path / "local" / "rennala_nigt" / "seed-0" / "events.parquet")
-    assert {"offline_start", "offline_end", "compute_lost"} <= set(events.kind)
+    assert kinds <= set(events.kind)
