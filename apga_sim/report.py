@@ -51,6 +51,7 @@ def summary(
     It covers every run below ``results_dir``, or ``runs`` only. Its ``attrs`` (kept in the
     parquet file) record what made it: :func:`made_from` with the target and the return column.
     """
+    runs = find_runs(results_dir) if runs is None else runs  # found once for both readers
     results, ms = load_results(results_dir, runs), manifests(results_dir, runs)
     events = {run: pd.read_parquet(Path(run) / "events.parquet") for run in ms}
     target = target if target is not None else target_of(ms)
