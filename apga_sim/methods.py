@@ -174,7 +174,11 @@ class _SyncAgg(_Method):
         return self
 
     def aggregator(self, n: int) -> Aggregator:  # noqa: D102
-        return Synchronous(n, b=self.b or math.ceil(self.M / n))  # type: ignore[operator]
+        if self.b is not None:
+            return Synchronous(n, b=self.b)
+        M = _value(self.M)
+        assert M is not None  # the validator asks for b or M
+        return Synchronous(n, b=math.ceil(M / n))
 
 
 class _AsyncAgg(_Method):

@@ -87,11 +87,12 @@ def _subset(
 def _scatter_gather(
     n: int, parts: list[list[int]], results: list[list[Trajectory]]
 ) -> list[Trajectory]:
-    out: list[Trajectory | None] = [None] * n
-    for part, res in zip(parts, results, strict=True):
-        for i, traj in zip(part, res, strict=True):
-            out[i] = traj
-    return out  # type: ignore[return-value]
+    slot = {
+        i: traj
+        for part, res in zip(parts, results, strict=True)
+        for i, traj in zip(part, res, strict=True)
+    }
+    return [slot[i] for i in range(n)]
 
 
 class SerialExecutor:

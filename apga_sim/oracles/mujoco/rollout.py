@@ -182,11 +182,10 @@ def rollout_batch(
     out = []
     for j, req in enumerate(requests):
         lo, hi = bounds[j], bounds[j + 1]
-        keep = req.record and all_x is not None and all_u is not None
         out.append(
             Trajectory(
-                obs=all_x[lo:hi] if keep else None,  # type: ignore[index]
-                u=all_u[lo:hi] if keep else None,  # type: ignore[index]
+                obs=all_x[lo:hi] if req.record and all_x is not None else None,
+                u=all_u[lo:hi] if req.record and all_u is not None else None,
                 rewards=all_r[lo:hi],
                 terminated=bool(terminated[j]),
             )
