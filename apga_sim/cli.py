@@ -447,7 +447,8 @@ def reproduce(
         typer.Option(
             "--estimate",
             help="Print the cost still to pay (runs, trajectories, env steps, core-hours) "
-            "and stop; methods without complete runs in OUT are probed first.",
+            "and stop; methods without complete runs in OUT are probed first. A lower bound "
+            "on MuJoCo, where episodes lengthen as the policy learns.",
         ),
     ] = False,
 ) -> None:
@@ -606,8 +607,10 @@ def _print_estimate(
         )
     cores = jobs or os.cpu_count() or 1
     out.print(
-        f"about {totals['core-hours']:.3g} core-hours: {totals['core-hours'] / cores:.3g} h "
-        f"on {cores} cores"
+        f"at least about {totals['core-hours']:.3g} core-hours: "
+        f"{totals['core-hours'] / cores:.3g} h on {cores} cores. A lower bound where episodes "
+        "lengthen as the policy learns (MuJoCo): rates from early runs undercount later ones, "
+        "and more complete runs in OUT sharpen them"
     )
     return totals
 
