@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 SCENARIO ?= scenarios/quick/hopper_compare.yaml
 OUT     ?= results
 
-.PHONY: install run test lint bench figures paper fuzz clean
+.PHONY: install run test lint docs bench figures paper fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -20,16 +20,17 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/apga-sim run $(SCENARIO) --out $(OUT)
 
-test: $(STAMP)
-	$(BIN)/ruff check apga_sim tests bench
-	$(BIN)/ruff format --check apga_sim tests bench
-	$(BIN)/mypy
+test: lint docs
 	$(BIN)/pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check apga_sim tests bench
 	$(BIN)/ruff format --check apga_sim tests bench
 	$(BIN)/mypy
+
+# The docs site (mkdocs-material, strict: a broken link or a page outside the nav fails) in site/.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build
 
 # make fuzz [FUZZ_EXAMPLES=2000]: the property-based fuzz suite at scale (CI runs 10 of each).
 FUZZ_EXAMPLES ?= 2000
@@ -53,4 +54,4 @@ paper: $(STAMP)
 	done
 
 clean:
-	rm -rf $(VENV) results .pytest_cache
+	rm -rf $(VENV) results .pytest_cache site
