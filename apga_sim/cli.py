@@ -260,8 +260,8 @@ def _execute(specs: list, jobs: int | None, ray: str | None, overwrite: bool) ->
             _fail("a worker process died (out of memory or killed); run again to resume")
         except KeyboardInterrupt:
             err.print(
-                "interrupted: finished runs are kept, the current one is marked "
-                "incomplete; run the same command again to resume"
+                "interrupted: finished runs are kept, runs in progress were stopped; "
+                "run the same command again to resume"
             )
             raise typer.Exit(130) from None
     return todo

@@ -330,10 +330,27 @@ def run_many(
             done(spec, run_one(spec, on_start(spec) if on_start else None))
     else:
         ctx = mp.get_context("spawn")
-        with cf.ProcessPoolExecutor(
+        pool = cf.ProcessPoolExecutor(
             max_workers=jobs, mp_context=ctx, initializer=die_with_parent, initargs=(os.getpid(),)
-        ) as pool:
+        )
+        try:
             futures = {pool.submit(_run_quiet, spec): spec for spec in specs}
             for future in cf.as_completed(futures):
                 done(futures[future], future.result())
+        except BaseException:
+            _stop(pool)
+            raise
+        pool.shutdown()
     return [manifests[id(spec)] for spec in specs]
+
+
+def _stop(pool: cf.ProcessPoolExecutor) -> None:
+    """End ``pool`` now (Ctrl-C or an error): queued runs never start, running ones are killed.
+
+    Waiting for them could take hours in a study. A killed run leaves only its temporary
+    folder, which the next run of it removes, so the same command resumes.
+    """
+    workers = list(pool._processes.values())  # 3.14's terminate_workers(), by hand
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in workers:
+        process.kill()

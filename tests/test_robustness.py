@@ -418,3 +418,30 @@ def test_kill_9_then_resume_gives_the_uninterrupted_traces_byte_for_byte(
     for rel in traces:
         assert (killed / rel).read_bytes() == (whole / rel).read_bytes(), rel
     assert not list(killed.rglob(".*.tmp-*"))
+
+
+def test_ctrl_c_stops_a_parallel_sweep_at_once(quick_yaml, tmp_path):
+    """SIGINT to the process group (Ctrl-C) ends ``--jobs 2`` with exit 130: the queued runs
+    never start and the running ones stop, instead of the pool running the whole queue."""
+    data = BASE | {"seeds": list(range(8)), "budget": {"updates": 1_000_000}}
+    path, out = quick_yaml(data), tmp_path / "out"
+    exe = Path(sys.executable).with_name("apga-sim")
+    proc = subprocess.Popen(
+        [str(exe), "run", str(path), "--out", str(out), "--jobs", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own group, as a terminal's foreground job
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # not inherited ignored
+    )
+    try:
+        time.sleep(6)  # start-up about 2 s; each run takes minutes
+        os.killpg(proc.pid, signal.SIGINT)
+        code = proc.wait(timeout=60)  # the old pool ran all 8 runs (many minutes) first
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert code == 130
+    assert proc.stderr is not None and "interrupted" in proc.stderr.read()
+    assert not list(out.rglob("manifest.json"))
