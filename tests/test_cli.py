@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -63,6 +66,22 @@ def test_same_seed_gives_byte_identical_traces_serial_and_parallel(quick_yaml, t
         e0 = pd.read_parquet(tmp_path / "a" / method / "seed-0" / "evals.parquet")
         e1 = pd.read_parquet(tmp_path / "a" / method / "seed-1" / "evals.parquet")
         assert not e0.return_mean.equals(e1.return_mean)
+
+
+def test_traces_do_not_depend_on_the_blas_thread_count(quick_yaml, tmp_path):
+    # A threaded BLAS sums a norm or dot product over d > 10,000 in per-thread chunks, so its bits
+    # depend on the thread count, that is on the machine's cores (or on Ray's OMP_NUM_THREADS).
+    path = quick_yaml(GOOD | {"oracle": {"kind": "quadratic", "dim": 20_000}, "seeds": [0]})
+    exe = Path(sys.executable).with_name("apga-sim")
+    for threads in ("1", "2"):
+        env = os.environ | {"OPENBLAS_NUM_THREADS": threads}
+        out = str(tmp_path / threads)
+        done = subprocess.run([exe, "run", path, "--out", out], env=env, capture_output=True)
+        assert done.returncode == 0, done.stderr
+    for method in ("rennala_nigt", "afedpg"):
+        for f in ("events.parquet", "evals.parquet"):
+            rel = Path(method) / "seed-0" / f
+            assert (tmp_path / "1" / rel).read_bytes() == (tmp_path / "2" / rel).read_bytes()
 
 
 def test_existing_runs_are_skipped_not_overwritten(quick_yaml, tmp_path):

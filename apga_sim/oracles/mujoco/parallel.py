@@ -148,8 +148,10 @@ class ProcessExecutor:
             ctx = mp.get_context("forkserver")
         else:
             ctx = mp.get_context("spawn")
-        saved = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
-        os.environ.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+        variables = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+        one_thread = dict.fromkeys(variables, "1")
+        saved = {k: os.environ.get(k) for k in one_thread}
+        os.environ.update(one_thread)
         try:
             for _ in range(self._n):
                 parent, child = ctx.Pipe()
