@@ -202,3 +202,19 @@ def test_evaluate_homogeneous_keys(hopper):
     ev = hopper.evaluate(hopper.initial_point())
     assert "return_mean" in ev and "return_std" in ev
     assert not any("/" in k for k in ev)
+
+
+def test_prefetched_jobs_wait_until_a_missing_trajectory_starts_a_batch():
+    oracle = MujocoOracle(MujocoOracleConfig(**HOPPER), n=3, seed=0)
+    theta = oracle.initial_point()
+    a, b, c = Job(1, 0, theta, 0), Job(2, 0, theta, 0), Job(3, 0, theta, 0)
+    oracle.prefetch([a, b])
+    oracle.gradient([a], [1.0])  # a is missing: a and b roll out together
+    oracle.prefetch([c])
+    oracle.gradient([b], [1.0])  # b is cached: c keeps waiting
+    assert oracle.call_log == [(1, 0), (2, 0)]
+    assert oracle.counters()["rollout_batches"] == 1
+    oracle.gradient([c], [1.0])
+    assert oracle.call_log == [(1, 0), (2, 0), (3, 0)]
+    assert oracle.counters()["rollout_batches"] == 2
+    oracle.close()

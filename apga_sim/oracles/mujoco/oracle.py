@@ -174,8 +174,11 @@ class MujocoOracle:
     def rollout(self, jobs: Sequence[Job]) -> list[Trajectory]:
         """Trajectories of ``jobs``, rolling out (together) those not cached; keeps them cached.
 
-        Prefetched jobs not rolled out yet join the batch.
+        Prefetched jobs not rolled out yet join the batch, but only a missing trajectory
+        starts one: the longer they wait, the more of them share a batch.
         """
+        if all(job.key in self._cache for job in jobs):
+            return [self._cache[job.key] for job in jobs]
         todo: list[Job] = []
         seen: set[tuple[int, int]] = set()
         for job in [*jobs, *self._pending.values()]:
