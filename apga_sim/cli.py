@@ -67,6 +67,8 @@ def _load(file: Path, sets: list[str] | None = None) -> Scenario:
 
 MAX_JOBS = 256
 """Most local processes one command starts (``--jobs``); never more than there are runs."""
+SKIPPED_LISTED = 5
+"""Complete runs listed one per line when skipped; more are summed up in one line."""
 
 
 def _csv(value: str | None) -> list[str] | None:
@@ -214,9 +216,11 @@ def _execute(specs: list, jobs: int | None, ray: str | None, overwrite: bool) ->
         todo = [sp for sp in specs if check_existing(sp, overwrite) == "run"]
     except (ScenarioError, OSError) as exc:
         _fail(str(exc))
-    for sp in specs:
-        if sp not in todo:
-            out.print(f"[dim]{escape(str(sp.run_dir))}: complete, skipped (--overwrite to redo)[/]")
+    done = [str(sp.run_dir) for sp in specs if sp not in todo]
+    if len(done) > SKIPPED_LISTED:  # a resumed study: one line, not one per run
+        done = [f"{len(done)} runs under {os.path.commonpath(done)}"]
+    for what in done:
+        out.print(f"[dim]{escape(what)}: complete, skipped (--overwrite to redo)[/]")
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -227,11 +231,13 @@ def _execute(specs: list, jobs: int | None, ray: str | None, overwrite: bool) ->
         overall = bar.add_task(f"{len(todo)} runs", total=len(todo), info="")
 
         def on_start(sp):
-            total = sp.scenario.budget.updates
-            task = bar.add_task(escape(str(sp.run_dir.relative_to(sp.out))), total=total, info="")
+            budget = sp.scenario.budget
+            task = bar.add_task(escape(str(sp.run_dir.relative_to(sp.out))), total=1, info="")
 
             def progress(updates: int, now: float) -> None:
-                bar.update(task, completed=updates, info=f"{updates} updates, t={now:.4g}s")
+                # The bar fills with whichever budget (updates or simulated time) ends the run.
+                done = max(updates / (budget.updates or math.inf), now / (budget.time or math.inf))
+                bar.update(task, completed=done, info=f"{updates} updates, t={now:.4g}s")
 
             return progress
 

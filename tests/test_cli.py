@@ -84,6 +84,15 @@ def test_traces_do_not_depend_on_the_blas_thread_count(quick_yaml, tmp_path):
             assert (tmp_path / "1" / rel).read_bytes() == (tmp_path / "2" / rel).read_bytes()
 
 
+def test_many_skipped_runs_are_reported_in_one_line(quick_yaml, tmp_path):
+    path, out = quick_yaml(GOOD | {"seeds": [0, 1, 2]}), tmp_path / "out"
+    assert run("run", str(path), "--out", str(out)).exit_code == 0
+    res = run("run", str(path), "--out", str(out))
+    assert res.exit_code == 0
+    assert res.output.count("complete, skipped") == 1, res.output
+    assert f"6 runs under {out}: complete, skipped" in " ".join(res.output.split())
+
+
 def test_existing_runs_are_skipped_not_overwritten(quick_yaml, tmp_path):
     path, out = quick_yaml(GOOD), tmp_path / "out"
     assert run("run", str(path), "--out", str(out), "--seeds", "0").exit_code == 0
