@@ -141,8 +141,20 @@ def main() -> None:
     ranks = ranked.pivot(index="model", columns="method", values="rank").loc[list(MODELS)]
     cells = wide[METHODS].map(lambda t: "not reached" if np.isinf(t) else f"{t:.0f}")
     cells = cells + " (" + ranks[METHODS].astype(str) + ")"
-    lines = ["| model | " + " | ".join(METHODS) + " |", "|---" * (len(METHODS) + 1) + "|"]
+    lines = [
+        "# Sensitivity of the ranking to the communication model",
+        "",
+        f"Median time to target (simulated s; {args.seeds} seeds, budget {args.budget:g} s)",
+        "and rank (in brackets) of each method on the figure 1c timing: n = 10, h_i = sqrt(i),",
+        "u_i = sqrt(i) d^(1/4), v = 0. The oracle is the noisy quadratic with fixed step sizes,",
+        "not MuJoCo, so this shows how the timing model alone reorders the methods. Made by",
+        "`docs/sensitivity/sensitivity.py`; the README's section on sensitivity discusses it.",
+        "",
+        "| model | " + " | ".join(METHODS) + " |",
+        "|---" * (len(METHODS) + 1) + "|",
+    ]
     lines += [f"| {m} | " + " | ".join(cells.loc[m]) + " |" for m in MODELS]
+    lines += ["", "![median time to target per communication model](ranking.png)"]
     (args.out / "ranking.md").write_text("\n".join(lines) + "\n")
     figure(ranked, args.out / "ranking.png")
     print(cells.to_string())
