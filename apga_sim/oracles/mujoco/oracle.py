@@ -177,16 +177,14 @@ class MujocoOracle:
         Prefetched jobs not rolled out yet join the batch, but only a missing trajectory
         starts one: the longer they wait, the more of them share a batch.
         """
-        if all(job.key in self._cache for job in jobs):
-            return [self._cache[job.key] for job in jobs]
-        todo: list[Job] = []
-        seen: set[tuple[int, int]] = set()
-        for job in [*jobs, *self._pending.values()]:
-            if job.key not in self._cache and job.key not in seen:
-                todo.append(job)
-                seen.add(job.key)
-        self._pending.clear()
-        if todo:
+        if any(job.key not in self._cache for job in jobs):
+            todo: list[Job] = []
+            seen: set[tuple[int, int]] = set()
+            for job in [*jobs, *self._pending.values()]:
+                if job.key not in self._cache and job.key not in seen:
+                    todo.append(job)
+                    seen.add(job.key)
+            self._pending.clear()
             thetas, theta_of = self._distinct_points(todo)
             requests: list[RolloutRequest] = [
                 job_request(
