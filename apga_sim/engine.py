@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 import simpy
 from simpy.events import NORMAL, EventPriority
+from threadpoolctl import threadpool_limits
 
 from apga_sim.algorithms.base import Aggregator, Optimizer
 from apga_sim.availability import Schedule
@@ -229,8 +230,15 @@ class Engine:
         self.links = [simpy.Resource(self.env) for _ in range(n + 1)] if cluster.overlap else None
 
     # ----------------------------------------------------------------- running
+    @threadpool_limits.wrap(limits=1)
     def run(self) -> Counters:
-        """Simulate until the budget is spent, with the evaluator's measurements."""
+        """Simulate until the budget is spent, with the evaluator's measurements.
+
+        BLAS runs on one thread meanwhile: a threaded BLAS splits the reductions over the
+        d-dimensional iterate (norms, dot products) by thread count, which would make the trace
+        depend on the machine's core count (or on Ray's ``OMP_NUM_THREADS``). Spare BLAS threads
+        also spin and steal CPU from the other runs of a ``--jobs N`` sweep.
+        """
         if self.evaluator is not None:
             self._evaluate()
             if self.evaluator.every_time is not None:

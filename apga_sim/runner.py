@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
 from apga_sim.analysis import time_to_target
 from apga_sim.availability import Schedule
@@ -204,15 +203,8 @@ class NonFiniteError(ArithmeticError):
         return f"{self.reason} at update {self.update}"
 
 
-@threadpool_limits.wrap(limits=1)
 def run_one(spec: RunSpec, progress: ProgressFn | None = None) -> dict[str, Any]:
-    """Simulate one run and write its trace directory; return its manifest.
-
-    BLAS runs on one thread during the run: a threaded BLAS splits the reductions over the
-    d-dimensional iterate (norms, dot products) by thread count, which would make the trace
-    depend on the machine's core count (or on Ray's ``OMP_NUM_THREADS``). Spare BLAS threads
-    also spin and steal CPU from the other runs of a ``--jobs N`` sweep.
-    """
+    """Simulate one run and write its trace directory; return its manifest."""
     s = spec.scenario
     oracle = build_oracle(s.oracle, s.n, spec.seed)
     recorder = Recorder()

@@ -21,7 +21,6 @@ from collections.abc import Sequence
 import gymnasium as gym
 import numpy as np
 import torch
-from threadpoolctl import threadpool_limits
 
 import apga_sim.engine as engine_module
 from apga_sim.engine import Engine
@@ -116,8 +115,7 @@ def run(oracle) -> tuple[float, Engine]:
     s = parse_scenario(SCENARIO)
     engine = build_engine(s, s.methods[0], 0, oracle, Recorder())
     t0 = time.perf_counter()
-    with threadpool_limits(limits=1):  # as in apga_sim.runner.run_one
-        engine.run()
+    engine.run()
     return time.perf_counter() - t0, engine
 
 
