@@ -22,6 +22,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from apga_sim.lifecycle import stop_on_sigterm
 from apga_sim.limits import MAX_INT
 from apga_sim.paths import check_length, check_output, reading, writing
 from apga_sim.safe_yaml import YAMLInputError, load_yaml
@@ -41,6 +42,11 @@ app = typer.Typer(
 )
 out = Console(width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
+
+
+@app.callback()
+def _every_command() -> None:
+    stop_on_sigterm()
 
 
 def _fail(message: str) -> None:

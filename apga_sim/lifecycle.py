@@ -5,6 +5,11 @@ kernel kills it when its parent dies (``PR_SET_PDEATHSIG``), and a watcher threa
 within a second of being orphaned (other systems, or a parent killed before the call). A
 killed run leaves only its temporary folder, which the next run of it removes.
 
+SIGTERM (``kill``, or a batch scheduler at the end of a job's time) stops a command as Ctrl-C
+does (:func:`stop_on_sigterm`): finished runs are kept and a study records its stopped
+invocation. Worker processes ignore it and leave the stopping to their parent, so a SIGTERM to
+the whole process group takes that one path too.
+
 A local Ray instance (:func:`init_ray` without an address) listens on loopback only.
 """
 
@@ -25,8 +30,14 @@ PR_SET_PDEATHSIG = 1
 POLL_SECONDS = 1.0
 
 
+def stop_on_sigterm() -> None:
+    """Make SIGTERM raise ``KeyboardInterrupt`` in this process, as Ctrl-C does."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
 def die_with_parent(parent: int) -> None:
-    """End this process as soon as process ``parent`` (its parent) is gone."""
+    """End this process as soon as process ``parent`` (its parent) is gone; ignore SIGTERM."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
         try:
             libc = ctypes.CDLL(None, use_errno=True)
