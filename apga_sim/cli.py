@@ -247,13 +247,15 @@ def _execute(specs: list, jobs: int | None, ray: str | None, overwrite: bool) ->
 
             return progress
 
+        finished = iter(range(1, len(todo) + 1))
+
         def on_done(sp, manifest: dict[str, Any]) -> None:
             bar.advance(overall)
             c = manifest["counters"]
-            bar.console.print(
+            bar.console.print(  # the count also tells a log file (no bars) how far a study is
                 escape(
-                    f"done {sp.run_dir}: {c['updates']} updates, simulated "
-                    f"{c['sim_time']:.4g} s in {c['real_seconds']:.1f} s"
+                    f"done {next(finished)}/{len(todo)} {sp.run_dir}: {c['updates']} updates, "
+                    f"simulated {c['sim_time']:.4g} s in {c['real_seconds']:.1f} s"
                 )
             )
 

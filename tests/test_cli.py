@@ -42,6 +42,8 @@ def test_run_writes_traces_and_prints_summary(quick_yaml, tmp_path):
     assert res.exit_code == 0, res.output
     assert "rennala_nigt" in res.output and "afedpg" in res.output
     assert "time to target" in res.output
+    done = [line.split()[1] for line in res.output.splitlines() if line.startswith("done ")]
+    assert done == ["1/4", "2/4", "3/4", "4/4"], res.output  # how far, also in a log file
     events, evals, manifest = apga_sim.load_run(out / "rennala_nigt" / "seed-0")
     assert manifest["status"] == "complete"
     assert manifest["counters"]["updates"] == 15
