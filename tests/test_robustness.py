@@ -436,7 +436,7 @@ def _stopped(command: list[str], stop: signal.Signals) -> tuple[int, str]:
     try:
         deadline = time.monotonic() + 300  # start-up takes 2 s, longer on a loaded machine
         # the resource tracker and the two workers
-        while time.monotonic() < deadline and proc.poll() is None and len(_children(proc)) < 3:
+        while time.monotonic() < deadline and proc.poll() is None and len(_children(proc.pid)) < 3:
             time.sleep(0.1)
         time.sleep(3)
         os.killpg(proc.pid, stop)
@@ -447,11 +447,6 @@ def _stopped(command: list[str], stop: signal.Signals) -> tuple[int, str]:
             proc.wait()
     assert proc.stderr is not None
     return code, proc.stderr.read()
-
-
-def _children(proc: subprocess.Popen) -> list[str]:
-    """The child processes of ``proc`` (Linux)."""
-    return Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl_c", "sigterm"])
