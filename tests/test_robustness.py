@@ -306,6 +306,16 @@ def _children(pid: int) -> list[int]:
     return [int(x) for x in out.stdout.split()]
 
 
+def _wait_for_children(proc: subprocess.Popen, count: int) -> list[int]:
+    """Wait until ``proc`` has ``count`` child processes (or has ended); return them."""
+    deadline = time.monotonic() + 300  # spawned workers import torch: slow on a busy machine
+    while len(children := _children(proc.pid)) < count and proc.poll() is None:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    return children
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -322,9 +332,7 @@ def test_kill_9_of_the_parent_ends_its_workers_and_the_rerun_completes(quick_yam
     exe = Path(sys.executable).with_name("apga-sim")
     parent = subprocess.Popen([str(exe), "run", str(path), "--out", str(out), "--jobs", "2"])
     try:
-        deadline = time.monotonic() + 300  # spawned workers import torch: slow on a busy machine
-        while len(workers := _children(parent.pid)) < 2 and time.monotonic() < deadline:
-            time.sleep(0.5)
+        workers = _wait_for_children(parent, 2)
         assert len(workers) >= 2, "the worker processes did not start"
         time.sleep(2)
     finally:
@@ -434,10 +442,7 @@ def _stopped(command: list[str], stop: signal.Signals) -> tuple[int, str]:
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # not inherited ignored
     )
     try:
-        deadline = time.monotonic() + 300  # start-up takes 2 s, longer on a loaded machine
-        # the resource tracker and the two workers
-        while time.monotonic() < deadline and proc.poll() is None and len(_children(proc.pid)) < 3:
-            time.sleep(0.1)
+        _wait_for_children(proc, 3)  # the resource tracker and the two workers
         time.sleep(3)
         os.killpg(proc.pid, stop)
         code = proc.wait(timeout=60)  # the old pool ran its whole queue (many minutes) first
