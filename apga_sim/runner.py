@@ -270,9 +270,9 @@ def _manifest(
         "counters": counters,
         "target_return": s.target_return,
         "time_to_target": None
-        if s.target_return is None
+        if s.target_return is None or not evals
         else time_to_target(pd.DataFrame(evals), s.target_return),
-        "final_return": evals[-1]["return_mean"],
+        "final_return": evals[-1]["return_mean"] if evals else None,  # stopped before one
         "versions": _versions(),
         "git_commit": _git_commit(),
     }

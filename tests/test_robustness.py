@@ -316,6 +316,15 @@ def _wait_for_children(proc: subprocess.Popen, count: int) -> list[int]:
     return children
 
 
+def _wait_for_grandchildren(proc: subprocess.Popen, count: int) -> None:
+    """Wait until the children of ``proc`` have ``count`` children in all (or it ended)."""
+    deadline = time.monotonic() + 300
+    while sum(len(_children(c)) for c in _children(proc.pid)) < count and proc.poll() is None:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -429,9 +438,12 @@ def test_kill_9_then_resume_gives_the_uninterrupted_traces_byte_for_byte(
     assert not list(killed.rglob(".*.tmp-*"))
 
 
-def _stopped(command: list[str], stop: signal.Signals) -> tuple[int, str]:
+def _stopped(
+    command: list[str], stop: signal.Signals, ready: int = 3, deep: bool = False
+) -> tuple[int, str]:
     """Run ``apga-sim COMMAND`` in its own process group, send ``stop`` to the group 3 s after
-    its two worker processes started, and return its exit code and stderr."""
+    ``ready`` processes below it started (its children, or its grandchildren if ``deep``),
+    and return its exit code and stderr."""
     exe = Path(sys.executable).with_name("apga-sim")
     proc = subprocess.Popen(
         [str(exe), *command],
@@ -442,7 +454,10 @@ def _stopped(command: list[str], stop: signal.Signals) -> tuple[int, str]:
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # not inherited ignored
     )
     try:
-        _wait_for_children(proc, 3)  # the resource tracker and the two workers
+        if deep:
+            _wait_for_grandchildren(proc, ready)
+        else:
+            _wait_for_children(proc, ready)  # the resource tracker and the two workers
         time.sleep(3)
         os.killpg(proc.pid, stop)
         code = proc.wait(timeout=60)  # the old pool ran its whole queue (many minutes) first
@@ -465,6 +480,20 @@ def test_ctrl_c_or_sigterm_stops_a_parallel_sweep_at_once(stop, quick_yaml, tmp_
     assert code == 130, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr
     assert not list(out.rglob("manifest.json"))
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl_c", "sigterm"])
+def test_ctrl_c_or_sigterm_stops_rollout_processes_quietly(stop, quick_yaml, tmp_path):
+    """With ``oracle.parallel: processes`` the signal reaches the rollout processes too: they
+    leave the stopping to the run, which ends with exit 130 and one message, not with a
+    traceback per rollout process about a pipe its owner closed."""
+    oracle = HOPPER | {"parallel": "processes", "processes": 2}
+    data = BASE | {"oracle": oracle, "budget": {"updates": 1_000_000}}
+    path, out = quick_yaml(data), tmp_path / "out"
+    command = ["run", str(path), "--out", str(out), "--jobs", "1"]
+    code, stderr = _stopped(command, stop, ready=2, deep=True)  # the forkserver's two
+    assert code == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr and "Error" not in stderr
 
 
 def test_a_study_stopped_by_sigterm_records_its_invocation(quick_yaml, tmp_path):

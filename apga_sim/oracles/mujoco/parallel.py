@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import signal
 import traceback
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
@@ -113,16 +114,25 @@ class SerialExecutor:
 
 
 def _worker_main(conn: Connection, args: tuple[Any, ...]) -> None:
-    """Process body: build the envs once, then serve rollout batches until ``None``."""
+    """Process body: build the envs once, then serve rollout batches until ``None``.
+
+    Ctrl-C and SIGTERM reach the whole process group; the owner handles them and stops this
+    process, so it ignores both. An owner gone without saying ``None`` (stopped, killed) ends
+    it quietly: a closed pipe is its last message.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     runner = RolloutRunner(*args)
-    while True:
-        msg = conn.recv()
-        if msg is None:
-            break
-        try:
-            conn.send(("ok", runner.run(*msg)))
-        except BaseException:  # noqa: BLE001 - report to the caller
-            conn.send(("error", traceback.format_exc()))
+    try:
+        while (msg := conn.recv()) is not None:
+            reply: tuple[str, Any]
+            try:
+                reply = ("ok", runner.run(*msg))
+            except Exception:  # noqa: BLE001 - report to the caller
+                reply = ("error", traceback.format_exc())
+            conn.send(reply)
+    except (EOFError, OSError):
+        pass
     runner.close()
     conn.close()
 
