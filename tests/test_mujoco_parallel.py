@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -59,6 +61,45 @@ def test_processes_match_serial(serial):
         check_same(serial, workload(oracle))
     finally:
         oracle.close()
+
+
+def test_a_batch_cut_short_leaves_the_processes_usable(serial, monkeypatch):
+    """Ctrl-C in the middle of a batch (here: after the first process got its share) leaves
+    its pipes out of step; the next batch runs on new processes and gives the same bits."""
+    oracle = MujocoOracle(MujocoOracleConfig(**BASE, parallel="processes", processes=2), 3, 9)
+    try:
+        oracle.evaluate(oracle.initial_point())  # the processes are up
+        executor = oracle._executor
+        first, second = executor._conns
+        send = type(second).send
+
+        def interrupted(conn, obj):
+            if conn is second:
+                raise KeyboardInterrupt
+            send(conn, obj)
+
+        monkeypatch.setattr(type(second), "send", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            oracle.evaluate(oracle.initial_point())
+        monkeypatch.undo()
+        assert not executor._procs and first.closed
+        check_same(serial, workload(oracle))
+    finally:
+        oracle.close()
+
+
+def test_python_exits_with_an_unclosed_process_oracle():
+    """The processes ignore SIGTERM, so multiprocessing's exit (terminate, then join) would
+    wait for them forever; the executor ends them first."""
+    code = (
+        "from apga_sim.oracles.mujoco import MujocoOracle, MujocoOracleConfig\n"
+        "c = MujocoOracleConfig(kind='mujoco', env='Hopper-v4', horizon=20, eval_episodes=2,"
+        " parallel='processes', processes=2)\n"
+        "o = MujocoOracle(c, n=2, seed=0)\n"
+        "o.evaluate(o.initial_point())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], timeout=120, capture_output=True)
+    assert done.returncode == 0, done.stderr.decode()
 
 
 @pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="ray not installed")

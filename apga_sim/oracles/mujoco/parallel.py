@@ -7,10 +7,12 @@ only on its request, every mode returns bit-identical trajectories.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import signal
 import traceback
+import weakref
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any, Protocol
@@ -141,7 +143,9 @@ class ProcessExecutor:
     """A fixed set of local worker processes (forkserver, else spawn), started on first use.
 
     Each batch is dealt round-robin over the processes; each process steps its share in
-    lockstep with environments it built once and keeps.
+    lockstep with environments it built once and keeps. A batch cut short (Ctrl-C, SIGTERM)
+    leaves the pipes out of step, so the processes are ended and the next batch starts new
+    ones. They also end when this executor is closed, collected, or Python exits.
     """
 
     def __init__(
@@ -151,6 +155,7 @@ class ProcessExecutor:
         self._n = processes
         self._procs: list[Any] = []
         self._conns: list[Connection] = []
+        self._end = weakref.finalize(self, _end_workers, self._procs, self._conns)
 
     def _start(self) -> None:
         ctx: ForkServerContext | SpawnContext
@@ -186,33 +191,51 @@ class ProcessExecutor:
         if not self._procs:
             self._start()
         parts = split_round_robin(len(requests), self._n)
-        for conn, part in zip(self._conns, parts, strict=False):
-            conn.send(_subset(requests, thetas, part))
         results = []
         errors = []
-        for conn, _ in zip(self._conns, parts, strict=False):
-            status, payload = conn.recv()
-            if status == "ok":
-                results.append(payload)
-            else:
-                errors.append(payload)
+        try:
+            for conn, part in zip(self._conns, parts, strict=False):
+                conn.send(_subset(requests, thetas, part))
+            for conn, _ in zip(self._conns, parts, strict=False):
+                status, payload = conn.recv()
+                if status == "ok":
+                    results.append(payload)
+                else:
+                    errors.append(payload)
+        except BaseException:
+            _end_workers(self._procs, self._conns, ask=False)
+            raise
         if errors:
             raise RuntimeError("rollout failed in a worker process:\n" + errors[0])
         return _scatter_gather(len(requests), parts, results)
 
     def close(self) -> None:
         """Stop the worker processes."""
-        for conn in self._conns:
-            try:
+        _end_workers(self._procs, self._conns)
+
+
+def _end_workers(procs: list[Any], conns: list[Connection], ask: bool = True) -> None:
+    """End worker processes and empty both lists.
+
+    Args:
+        procs: The processes.
+        conns: Their pipes.
+        ask: Send each ``None`` and kill it only if still running 10 s later; otherwise (its
+            pipe is out of step) kill it at once. Killed, not terminated: workers ignore SIGTERM.
+
+    """
+    for conn in conns:
+        with contextlib.suppress(OSError):
+            if ask:
                 conn.send(None)
-                conn.close()
-            except (OSError, BrokenPipeError):
-                pass
-        for proc in self._procs:
-            proc.join(timeout=10)
-            if proc.is_alive():
-                proc.terminate()
-        self._procs, self._conns = [], []
+            conn.close()
+    for proc in procs:
+        proc.join(timeout=10 if ask else 0)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+    procs.clear()
+    conns.clear()
 
 
 class RayExecutor:
