@@ -306,23 +306,20 @@ def _children(pid: int) -> list[int]:
     return [int(x) for x in out.stdout.split()]
 
 
-def _wait_for_children(proc: subprocess.Popen, count: int) -> list[int]:
-    """Wait until ``proc`` has ``count`` child processes (or has ended); return them."""
+def _wait_for_children(proc: subprocess.Popen, count: int, deep: bool = False) -> list[int]:
+    """Wait until ``proc`` has ``count`` child processes (grandchildren if ``deep``) or has
+    ended; return them."""
+
+    def below() -> list[int]:
+        children = _children(proc.pid)
+        return [g for c in children for g in _children(c)] if deep else children
+
     deadline = time.monotonic() + 300  # spawned workers import torch: slow on a busy machine
-    while len(children := _children(proc.pid)) < count and proc.poll() is None:
+    while len(found := below()) < count and proc.poll() is None:
         if time.monotonic() > deadline:
             break
         time.sleep(0.1)
-    return children
-
-
-def _wait_for_grandchildren(proc: subprocess.Popen, count: int) -> None:
-    """Wait until the children of ``proc`` have ``count`` children in all (or it ended)."""
-    deadline = time.monotonic() + 300
-    while sum(len(_children(c)) for c in _children(proc.pid)) < count and proc.poll() is None:
-        if time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
+    return found
 
 
 def _alive(pid: int) -> bool:
@@ -454,10 +451,7 @@ def _stopped(
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # not inherited ignored
     )
     try:
-        if deep:
-            _wait_for_grandchildren(proc, ready)
-        else:
-            _wait_for_children(proc, ready)  # the resource tracker and the two workers
+        _wait_for_children(proc, ready, deep)  # default: the resource tracker, two workers
         time.sleep(3)
         os.killpg(proc.pid, stop)
         code = proc.wait(timeout=60)  # the old pool ran its whole queue (many minutes) first

@@ -155,7 +155,7 @@ class ProcessExecutor:
         self._n = processes
         self._procs: list[Any] = []
         self._conns: list[Connection] = []
-        self._end = weakref.finalize(self, _end_workers, self._procs, self._conns)
+        weakref.finalize(self, _end_workers, self._procs, self._conns)  # also at exit
 
     def _start(self) -> None:
         ctx: ForkServerContext | SpawnContext
