@@ -7,6 +7,7 @@ message on stderr and exit code 2, without a traceback and without half-written 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import math
 import sys
@@ -880,3 +881,16 @@ def verdicts(
         verdicts.add_row(escape(str(row.claim)), escape(str(row.text)), str(row.verdict))
     out.print(verdicts)
     out.print(f"written: {readme}, {out_dir / 'verdicts.csv'}")
+
+
+def _reflow_help() -> None:
+    """Make each command's docstring paragraphs one line each, for help at the terminal's width.
+
+    Typer keeps a docstring's line breaks, which wrap raggedly on a narrower terminal.
+    """
+    for command in app.registered_commands:
+        doc = inspect.getdoc(command.callback) or ""
+        command.help = "\n\n".join(" ".join(p.split()) for p in doc.split("\n\n"))
+
+
+_reflow_help()

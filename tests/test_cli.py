@@ -335,3 +335,13 @@ def test_run_and_summary_print_the_same_table(tmp_path, quick_yaml):
 
     assert table(ran.output) == table(summarised.output)
     assert "not reached" in " ".join(table(ran.output)[:2])  # the title says what it means
+
+
+def test_help_paragraphs_wrap_to_the_terminal_not_to_the_source_lines():
+    res = runner.invoke(app, ["run", "--help"], env={"COLUMNS": "400"})
+    assert res.exit_code == 0
+    paragraph = (
+        "Complete runs that already exist are skipped (use --overwrite to redo them), so an "
+        "interrupted run or sweep resumes where it stopped."
+    )
+    assert paragraph in res.output
