@@ -74,7 +74,7 @@ def test_rollout_is_consistent_with_policy_and_streams(hopper):
     theta = hopper.initial_point()
     job = Job(1, 4, theta, 0)
     traj = hopper.rollout([job])[0]
-    mu, sigma = NumpyPolicy(hopper.layout, theta)(traj.obs)
+    mu, sigma = NumpyPolicy(hopper.layout, [theta])(traj.obs)
     eps = np.random.default_rng([3, 1, 4, 1]).standard_normal((256, hopper.layout.act_dim))
     np.testing.assert_array_equal(traj.u, mu + sigma * eps[: traj.length])
     env = VariantEnv(variant_specs(hopper.config)[0])
@@ -127,3 +127,19 @@ def test_baseline_option_keeps_lone_job_and_changes_batch():
     np.testing.assert_array_equal(plain.gradient(one, [1.0]), mean.gradient(one, [1.0]))
     batch = [Job(1, k, theta, 0) for k in range(1, 5)]
     assert not np.allclose(plain.gradient(batch, [0.25] * 4), mean.gradient(batch, [0.25] * 4))
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_rows_with_their_own_parameters_have_the_bits_of_each_row_alone(activation):
+    from apga_sim.oracles.mujoco.policy import NumpyPolicy, PolicyLayout
+
+    layout = PolicyLayout(obs_dim=376, act_dim=17, activation=activation)
+    rng = np.random.default_rng(0)
+    thetas = [layout.initial(seed) + 0.1 * rng.standard_normal(layout.dim) for seed in range(3)]
+    x = rng.standard_normal((40, 376))
+    which = rng.integers(0, 3, 40)
+    mu, sigma = NumpyPolicy(layout, thetas)(x, which)
+    for b in range(40):
+        alone_mu, alone_sigma = NumpyPolicy(layout, [thetas[which[b]]])(x[b : b + 1])
+        np.testing.assert_array_equal(mu[b], alone_mu[0])
+        np.testing.assert_array_equal(sigma[b], alone_sigma[0])

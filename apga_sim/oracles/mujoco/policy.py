@@ -9,13 +9,15 @@ W_sigma, b_sigma]`` with each ``W`` stored ``(fan_in, fan_out)`` row-major. The 
 and the environment receives ``a = center + half_range * tanh(u)`` (``center = 0`` and
 ``half_range`` = the action bound for the usual symmetric boxes).
 
-Rollout inference uses ``np.einsum('bi,ij->bj', optimize=False)``, which was measured to be
-row-independent (a row's bits do not depend on the other rows of the batch), unlike BLAS/MKL
-matrix products. So a job's trajectory is bit-identical whatever batch or process runs it.
+Rollout inference uses ``np.einsum('bi,ij->bj', optimize=False)`` (``'bi,bij->bj'`` when rows
+have their own parameters), which was measured to be row-independent (a row's bits do not
+depend on the other rows of the batch), unlike BLAS/MKL matrix products. So a job's
+trajectory is bit-identical whatever batch or process runs it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,27 +102,52 @@ class PolicyLayout:
 
 
 class NumpyPolicy:
-    """Row-independent float64 inference of one parameter vector (no autograd)."""
+    """Row-independent float64 inference of parameter vectors (no autograd).
 
-    def __init__(self, layout: PolicyLayout, theta: np.ndarray) -> None:
-        tensors = layout.unpack(np.asarray(theta, dtype=np.float64))
+    Rows of a batch may each use their own vector: ``einsum('bi,bij->bj')`` sums each output
+    in the same order as ``einsum('bi,ij->bj')``, so a row's bits are those of computing it
+    alone with its own vector, in one call for a whole batch of distinct points.
+
+    Args:
+        layout: Policy shapes.
+        thetas: The parameter vectors, indexed by ``which`` in :meth:`__call__`.
+
+    """
+
+    def __init__(self, layout: PolicyLayout, thetas: Sequence[np.ndarray]) -> None:
+        unpacked = [layout.unpack(np.asarray(th, dtype=np.float64)) for th in thetas]
+        stacked = [np.stack(tensors) for tensors in zip(*unpacked, strict=True)]
         n_hidden = len(layout.hidden)
-        self._layers = [(tensors[2 * k], tensors[2 * k + 1]) for k in range(n_hidden)]
-        w_mu, b_mu, w_sig, b_sig = tensors[2 * n_hidden :]
-        self._w_head = np.ascontiguousarray(np.concatenate([w_mu, w_sig], axis=1))
-        self._b_head = np.concatenate([b_mu, b_sig])
+        self._layers = [(stacked[2 * k], stacked[2 * k + 1]) for k in range(n_hidden)]
+        w_mu, b_mu, w_sig, b_sig = stacked[2 * n_hidden :]
+        self._w_head = np.concatenate([w_mu, w_sig], axis=2)
+        self._b_head = np.concatenate([b_mu, b_sig], axis=1)
         self._act = np.tanh if layout.activation == "tanh" else _relu
         self._a = layout.act_dim
 
-    def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Return ``(mu, sigma)``, each ``(batch, act_dim)``, for observations ``(batch, obs)``."""
+    def __call__(self, x: np.ndarray, which: int | np.ndarray = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(mu, sigma)``, each ``(batch, act_dim)``, for observations ``(batch, obs)``.
+
+        Args:
+            x: Observations.
+            which: Index of the vector every row uses, or an int array: row ``b`` uses vector
+                ``which[b]``.
+
+        """
         h = x
         for w, b in self._layers:
-            h = self._act(np.einsum("bi,ij->bj", h, w, optimize=False) + b)
-        head = np.einsum("bi,ij->bj", h, self._w_head, optimize=False) + self._b_head
+            h = self._act(_dense(h, w, b, which))
+        head = _dense(h, self._w_head, self._b_head, which)
         mu = head[:, : self._a]
         sigma = np.logaddexp(0.0, head[:, self._a :]) + STD_FLOOR
         return mu, sigma
+
+
+def _dense(h: np.ndarray, w: np.ndarray, b: np.ndarray, which: int | np.ndarray) -> np.ndarray:
+    """``h W + b`` with the stacked ``w`` and ``b`` of vector ``which`` (or of each row's)."""
+    if isinstance(which, int):
+        return np.einsum("bi,ij->bj", h, w[which], optimize=False) + b[which]
+    return np.einsum("bi,bij->bj", h, w[which], optimize=False) + b[which]
 
 
 def _relu(x: np.ndarray) -> np.ndarray:

@@ -120,7 +120,7 @@ def rollout_batch(
     if n == 0:
         return []
     envs = bank.take([r.variant for r in requests])
-    policies = [NumpyPolicy(layout, th) for th in thetas]
+    policy = NumpyPolicy(layout, thetas)
     theta_of = np.array([r.theta for r in requests])
     single = bool(np.all(theta_of == theta_of[0]))
     a_dim, o_dim = layout.act_dim, layout.obs_dim
@@ -150,14 +150,7 @@ def rollout_batch(
                 if noisy[j]:
                     noise[j] = rngs[j].standard_normal((NOISE_CHUNK, a_dim))
         x = obs[idx]
-        if single:
-            mu, sigma = policies[theta_of[0]](x)
-        else:
-            mu, sigma = np.empty((idx.size, a_dim)), np.empty((idx.size, a_dim))
-            groups = theta_of[idx]
-            for g in np.unique(groups):
-                rows = np.flatnonzero(groups == g)
-                mu[rows], sigma[rows] = policies[g](x[rows])
+        mu, sigma = policy(x, int(theta_of[0]) if single else theta_of[idx])
         u = mu + sigma * noise[idx, c]
         act = center[idx] + half[idx] * np.tanh(u)
         o, r, done = stepper.step(idx, act)

@@ -61,7 +61,7 @@ class StepwiseRollouts:
         obs = np.array(env.reset(request.reset_seed), dtype=np.float64)
         rng = np.random.default_rng(list(request.noise_key))
         noise = np.empty((NOISE_CHUNK, self.layout.act_dim))
-        partial = _Partial(env, NumpyPolicy(self.layout, theta), rng, obs, noise)
+        partial = _Partial(env, NumpyPolicy(self.layout, [theta]), rng, obs, noise)
         self._rows[key] = (request.variant, partial)
 
     def advance(self, keys: Sequence[tuple[int, int]]) -> list[Trajectory | None]:
