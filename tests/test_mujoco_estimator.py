@@ -137,9 +137,9 @@ def test_rows_with_their_own_parameters_have_the_bits_of_each_row_alone(activati
     rng = np.random.default_rng(0)
     thetas = [layout.initial(seed) + 0.1 * rng.standard_normal(layout.dim) for seed in range(3)]
     x = rng.standard_normal((40, 376))
-    which = rng.integers(0, 3, 40)
-    mu, sigma = NumpyPolicy(layout, thetas)(x, which)
-    for b in range(40):
-        alone_mu, alone_sigma = NumpyPolicy(layout, [thetas[which[b]]])(x[b : b + 1])
-        np.testing.assert_array_equal(mu[b], alone_mu[0])
-        np.testing.assert_array_equal(sigma[b], alone_sigma[0])
+    for which in (rng.integers(0, 3, 40), np.arange(3)):  # any rows; every vector in order
+        mu, sigma = NumpyPolicy(layout, thetas)(x[: which.size], which)
+        for b, k in enumerate(which):
+            alone_mu, alone_sigma = NumpyPolicy(layout, [thetas[k]])(x[b : b + 1])
+            np.testing.assert_array_equal(mu[b], alone_mu[0])
+            np.testing.assert_array_equal(sigma[b], alone_sigma[0])

@@ -134,16 +134,21 @@ class NumpyPolicy:
                 ``which[b]``.
 
         """
+        rows: int | np.ndarray | slice = which
+        if not isinstance(which, int) and np.array_equal(which, np.arange(len(self._b_head))):
+            rows = slice(None)  # every vector in order: views of the stacks, no copy
         h = x
         for w, b in self._layers:
-            h = self._act(_dense(h, w, b, which))
-        head = _dense(h, self._w_head, self._b_head, which)
+            h = self._act(_dense(h, w, b, rows))
+        head = _dense(h, self._w_head, self._b_head, rows)
         mu = head[:, : self._a]
         sigma = np.logaddexp(0.0, head[:, self._a :]) + STD_FLOOR
         return mu, sigma
 
 
-def _dense(h: np.ndarray, w: np.ndarray, b: np.ndarray, which: int | np.ndarray) -> np.ndarray:
+def _dense(
+    h: np.ndarray, w: np.ndarray, b: np.ndarray, which: int | np.ndarray | slice
+) -> np.ndarray:
     """``h W + b`` with the stacked ``w`` and ``b`` of vector ``which`` (or of each row's)."""
     if isinstance(which, int):
         return np.einsum("bi,ij->bj", h, w[which], optimize=False) + b[which]
