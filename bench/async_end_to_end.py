@@ -3,7 +3,9 @@
 AFedPG on the figure 1b setting (Humanoid-v4, n = 10, h_i = u_i = sqrt(i)) for 300 simulated
 seconds: the CPU time of the whole run (engine, batched rollouts, backward passes, NIGT steps,
 trace) against the CPU time of raw ``mj_step`` replaying the same trajectories, one after the
-other (target >= 0.8). Evaluation is reduced to one episode at the start and the end.
+other (target >= 0.8). Then the same for 60 simulated seconds of figure 1a (h_i = 1, no
+communication), whose batches are 10 jobs at 10 distinct points. Evaluation is reduced to one
+episode at the start and the end.
 Run: ``python -m bench.async_end_to_end``.
 """
 
@@ -22,13 +24,17 @@ from apga_sim.scenario import load_scenario
 from bench.mujoco_steps import raw_sequential
 
 SCENARIO = Path(__file__).parent.parent / "scenarios" / "paper"
-FIG1B = SCENARIO / "fig1b_humanoid_n10_h-sqrt_comm-sqrt.yaml"
+CASES = {
+    "fig1b": SCENARIO / "fig1b_humanoid_n10_h-sqrt_comm-sqrt.yaml",
+    "fig1a": SCENARIO / "fig1a_humanoid_n10_h-equal_comm-none.yaml",
+}
 TARGET = 0.8
 
 
-def main() -> None:
+def measure(name: str, seconds: float) -> None:
+    """Run AFedPG on case ``name`` for ``seconds`` simulated s; print its ratio to raw mj_step."""
     s = load_scenario(
-        FIG1B, {"budget.time": 300, "eval.every_time": 1e6, "oracle.eval_episodes": 1}
+        CASES[name], {"budget.time": seconds, "eval.every_time": 1e6, "oracle.eval_episodes": 1}
     )
     rolled: list[tuple[Job, Trajectory]] = []
     store = MujocoOracle._store
@@ -50,10 +56,16 @@ def main() -> None:
     raw = raw_sequential(0, env, jobs, trajs)
     steps = sum(t.length for t in trajs)
     print(
-        f"(a') AFedPG fig1b 300 s: {counters['updates']} updates, {steps} env steps in "
+        f"(a') AFedPG {name} {seconds:g} s: {counters['updates']} updates, {steps} env steps in "
         f"{counters['rollout_batches']} rollout batches; run {run_cpu:.1f} s CPU, raw mj_step "
-        f"replay {raw:.1f} s -> {raw / run_cpu:.2f} of raw mj_step (target >= {TARGET})"
+        f"replay {raw:.1f} s -> {raw / run_cpu:.2f} of raw mj_step"
+        + (f" (target >= {TARGET})" if name == "fig1b" else " (equal times: 10 jobs at 10 points)")
     )
+
+
+def main() -> None:
+    measure("fig1b", 300)
+    measure("fig1a", 60)
 
 
 if __name__ == "__main__":
