@@ -816,7 +816,7 @@ def figures(
 ) -> None:
     """Run every scenario of a folder (skipping complete runs) and write its figures.
 
-    Used by `make figures` on scenarios/paper (long: hours on 2 cores).
+    Used by `make figures` on scenarios/paper (long: days on 2 cores).
     """
     from apga_sim.report import all_figures
     from apga_sim.sweep import specs

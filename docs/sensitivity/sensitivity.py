@@ -7,10 +7,10 @@ Run from the repository root (a few minutes on 2 cores)::
 It writes ``ranking.csv``, ``ranking.md`` and ``ranking.png`` to ``--out`` (this folder). The
 runs go to ``--work`` (``results/sensitivity``); complete runs there are reused, so an
 interrupted study resumes where it stopped.
-The oracle is the noisy quadratic, NOT MuJoCo: the figure 1c step sizes have not been tuned yet,
-so the question is only how the timing model reorders methods with fixed step sizes (those of
-``scenarios/quick/quadratic_sqrt.yaml``). The timing is figure 1c's: n = 10, h_i = sqrt(i),
-u_i = sqrt(i) d^(1/4) with Humanoid's d = 30498, v = 0.
+The oracle is the noisy quadratic, NOT MuJoCo (the study ran before figure 1c's step sizes were
+tuned), so the question is only how the timing model reorders methods with fixed step sizes
+(those of ``scenarios/quick/quadratic_sqrt.yaml``). The timing is figure 1c's: n = 10,
+h_i = sqrt(i), u_i = sqrt(i) d^(1/4) with Humanoid's d = 30498, v = 0.
 """
 
 from __future__ import annotations
