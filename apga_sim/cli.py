@@ -55,6 +55,10 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
+def _say(line: str) -> None:
+    out.print(escape(line), highlight=False, soft_wrap=True)
+
+
 def _load(file: Path, sets: list[str] | None = None) -> Scenario:
     overrides = {}
     for item in sets or []:
@@ -430,7 +434,9 @@ def tune(
     if not dest.parent.is_dir():
         _fail(f"--write: folder {dest.parent} does not exist")
     target = _out_dir(out_dir or Path("results") / f"{s.name}-tuning")
-    chosen, table = tuning.tune(s, target, lambda specs: _execute(specs, jobs, ray, False))
+    chosen, table = tuning.tune(
+        s, target, lambda specs: _execute(specs, jobs, ray, False), report=_say
+    )
     for label, choice in chosen.items():
         out.print(escape(f"{label}: {choice['values']}  ({choice['criterion']})"))
     tuning.write(file, dest, chosen, table)
@@ -553,7 +559,7 @@ def _protocol(s: Scenario, seeds: list[int], layout: Layout, reuse: bool, stages
     with stages("tune") as stage:
         stage["reused_tuned_file"] = reuse
         if not reuse:
-            chosen, scores = tuning.tune(s, layout.tuning, stages.execute, seeds)
+            chosen, scores = tuning.tune(s, layout.tuning, stages.execute, seeds, report=_say)
             tuning.write(layout.source, layout.tuned, chosen, scores)
         out.print(f"tuned scenario: {layout.tuned}")
     with stages("evaluate"):

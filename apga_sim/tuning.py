@@ -148,9 +148,15 @@ def rank(scores: list[tuple[float, float]], criterion: str) -> list[int]:
 
 
 def tune(
-    s: Scenario, out: Path, execute: Execute, eval_seeds: list[int] | None = None
+    s: Scenario,
+    out: Path,
+    execute: Execute,
+    eval_seeds: list[int] | None = None,
+    report: Callable[[str], Any] = lambda _: None,
 ) -> tuple[dict[str, dict[str, Any]], pd.DataFrame]:
     """Run the schedule of ``s.tune`` into ``out``; return the choice and the tidy score table.
+
+    ``report`` gets one line as each rung starts (its runs) and one as it ends (what it keeps).
 
     The choice maps each tuned method's label to ``values`` (the chosen hyperparameters),
     ``criterion``, ``schedule`` and ``rungs`` (each rung's fraction, budget, per-configuration
@@ -173,6 +179,9 @@ def tune(
             for es in alive.values()
             for e in es
         }
+        rung = f"tuning rung {k + 1} of {len(fractions)}"
+        share = "the full budget" if last else f"{fraction} of the budget"
+        report(f"{rung} ({share}): {sum(map(len, runs.values()))} runs")
         execute([sp for specs in runs.values() for sp in specs])
         evals = {
             sp.run_dir: pd.read_parquet(sp.run_dir / "evals.parquet")
@@ -208,6 +217,8 @@ def tune(
                 }
             )
             alive[label] = [entries[i] for i in kept]
+        kept_now = "; ".join(", ".join(e.display for e in es) for es in alive.values())
+        report(f"{rung} {'chose' if last else 'keeps'}: {kept_now}")
     chosen = {
         label: {
             "values": {key: getattr(best, key) for key in s.method(label).grids()},

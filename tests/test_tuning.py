@@ -164,3 +164,18 @@ def test_an_existing_score_table_is_never_overwritten(tmp_path):
     res, dest, table_path = _tune(STUDY, tmp_path, "c")
     assert res.exit_code == 2 and "c.tuning.csv: exists" in res.output
     assert table_path.read_text() == "mine\n" and not dest.exists()
+
+
+def test_each_rung_says_its_runs_and_what_it_keeps(tmp_path):
+    res, _, table_path = _tune(STUDY, tmp_path, "a")
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(table_path)
+    said = [line for line in res.output.splitlines() if line.startswith("tuning rung")]
+    expected = []
+    for k, share in enumerate(("1/9 of the budget", "1/3 of the budget", "the full budget")):
+        rows = table[table.rung == k]
+        expected.append(f"tuning rung {k + 1} of 3 ({share}): {len(rows)} runs")
+        kept = rows[rows.survived].drop_duplicates("config").groupby("method", sort=False).config
+        listed = "; ".join(", ".join(configs) for configs in kept.agg(list))
+        expected.append(f"tuning rung {k + 1} of 3 {'chose' if k == 2 else 'keeps'}: {listed}")
+    assert said == expected
