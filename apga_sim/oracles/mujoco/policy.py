@@ -124,6 +124,7 @@ class NumpyPolicy:
         self._b_head = np.concatenate([b_mu, b_sig], axis=1)
         self._act = np.tanh if layout.activation == "tanh" else _relu
         self._a = layout.act_dim
+        self._in_order = np.arange(len(unpacked))
 
     def __call__(self, x: np.ndarray, which: int | np.ndarray = 0) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(mu, sigma)``, each ``(batch, act_dim)``, for observations ``(batch, obs)``.
@@ -135,7 +136,7 @@ class NumpyPolicy:
 
         """
         rows: int | np.ndarray | slice = which
-        if not isinstance(which, int) and np.array_equal(which, np.arange(len(self._b_head))):
+        if not isinstance(which, int) and np.array_equal(which, self._in_order):
             rows = slice(None)  # every vector in order: views of the stacks, no copy
         h = x
         for w, b in self._layers:
