@@ -437,8 +437,6 @@ def tune(
     chosen, table = tuning.tune(
         s, target, lambda specs: _execute(specs, jobs, ray, False), report=_say
     )
-    for label, choice in chosen.items():
-        out.print(escape(f"{label}: {choice['values']}  ({choice['criterion']})"))
     tuning.write(file, dest, chosen, table)
     out.print(f"tuned scenario: {dest}\nscores: {tuning.table_path(dest)}")
 

@@ -156,7 +156,8 @@ def tune(
 ) -> tuple[dict[str, dict[str, Any]], pd.DataFrame]:
     """Run the schedule of ``s.tune`` into ``out``; return the choice and the tidy score table.
 
-    ``report`` gets one line as each rung starts (its runs) and one as it ends (what it keeps).
+    ``report`` gets one line as each rung starts (its runs) and one as it ends (what it keeps,
+    or at the last rung what it chose and by which criterion).
 
     The choice maps each tuned method's label to ``values`` (the chosen hyperparameters),
     ``criterion``, ``schedule`` and ``rungs`` (each rung's fraction, budget, per-configuration
@@ -218,7 +219,8 @@ def tune(
             )
             alive[label] = [entries[i] for i in kept]
         kept_now = "; ".join(", ".join(e.display for e in es) for es in alive.values())
-        report(f"{rung} {'chose' if last else 'keeps'}: {kept_now}")
+        verb = f"chose by {s.tune.criterion}" if last else "keeps"
+        report(f"{rung} {verb}: {kept_now}")
     chosen = {
         label: {
             "values": {key: getattr(best, key) for key in s.method(label).grids()},

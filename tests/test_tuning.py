@@ -177,5 +177,6 @@ def test_each_rung_says_its_runs_and_what_it_keeps(tmp_path):
         expected.append(f"tuning rung {k + 1} of 3 ({share}): {len(rows)} runs")
         kept = rows[rows.survived].drop_duplicates("config").groupby("method", sort=False).config
         listed = "; ".join(", ".join(configs) for configs in kept.agg(list))
-        expected.append(f"tuning rung {k + 1} of 3 {'chose' if k == 2 else 'keeps'}: {listed}")
+        verb = "chose by auc" if k == 2 else "keeps"  # auc: the default criterion
+        expected.append(f"tuning rung {k + 1} of 3 {verb}: {listed}")
     assert said == expected
