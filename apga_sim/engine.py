@@ -100,8 +100,9 @@ class Evaluator:
     """When and how the engine measures the current iterate (taking no simulated time).
 
     The engine measures at the start, every ``every_updates`` updates, every ``every_time``
-    simulated seconds and at the end (unless the last update was measured); each measurement is
-    a row ``{time, update} | measure(theta)`` of the recorder's ``evals``.
+    simulated seconds and at the end of a run that spends its budget (unless the last update was
+    measured; an interrupted or failed run stops without one); each measurement is a row
+    ``{time, update} | measure(theta)`` of the recorder's ``evals``.
     """
 
     measure: Callable[[np.ndarray], dict[str, float]]
@@ -243,18 +244,13 @@ class Engine:
             self._evaluate()
             if self.evaluator.every_time is not None:
                 self.env.process(self._eval_clock(self.evaluator.every_time))
-        ended = False  # the run ends with a measurement, also when interrupted (not on errors)
         try:
             self._simulate()
-            ended = True
-        except KeyboardInterrupt:
-            ended = True
-            raise
-        finally:
+        finally:  # interrupted (Ctrl-C, SIGTERM) or failed: stop at once, without a measurement
             self.counters.sim_time = float(self.env.now)
-            last = self.rec.evals[-1]["update"] if self.rec.evals else None
-            if ended and self.evaluator is not None and last != self.counters.updates:
-                self._evaluate()
+        last = self.rec.evals[-1]["update"] if self.rec.evals else None
+        if self.evaluator is not None and last != self.counters.updates:
+            self._evaluate()
         return self.counters
 
     def _evaluate(self) -> None:

@@ -330,6 +330,7 @@ def run_many(
             done(spec, run_one(spec, on_start(spec) if on_start else None))
     else:
         ctx = mp.get_context("spawn")
+        others = set(mp.active_children())
         pool = cf.ProcessPoolExecutor(
             max_workers=jobs, mp_context=ctx, initializer=die_with_parent, initargs=(os.getpid(),)
         )
@@ -338,19 +339,20 @@ def run_many(
             for future in cf.as_completed(futures):
                 done(futures[future], future.result())
         except BaseException:
-            _stop(pool)
+            _stop(pool, others)
             raise
         pool.shutdown()
     return [manifests[id(spec)] for spec in specs]
 
 
-def _stop(pool: cf.ProcessPoolExecutor) -> None:
+def _stop(pool: cf.ProcessPoolExecutor, others: set[mp.process.BaseProcess]) -> None:
     """End ``pool`` now (Ctrl-C or an error): queued runs never start, running ones are killed.
+
+    Its workers are this process's children that are not in ``others`` (those it had before).
 
     Waiting for them could take hours in a study. A killed run leaves only its temporary
     folder, which the next run of it removes, so the same command resumes.
     """
-    workers = list(pool._processes.values())  # 3.14's terminate_workers(), by hand
     pool.shutdown(wait=False, cancel_futures=True)
-    for process in workers:
+    for process in set(mp.active_children()) - others:
         process.kill()

@@ -9,6 +9,11 @@ import numpy as np
 import pytest
 from conftest import make_scenario, simulate, update_times
 
+from apga_sim.engine import Evaluator
+from apga_sim.oracles.quadratic import QuadraticOracle
+from apga_sim.runner import build_engine
+from apga_sim.trace import Recorder
+
 H = [1.0, 1.5, 2.7, 4.0]
 
 
@@ -254,6 +259,39 @@ def test_time_budget_stops_the_clock():
     events, engine, _ = simulate(s)
     assert engine.env.now == 10.0
     assert events.time.max() <= 10.0
+
+
+def test_an_interrupted_run_stops_at_once_without_a_last_measurement():
+    """Ctrl-C (or SIGTERM) during update 3 of Rennala (h = 1, 1.5, 2.7, 4; M = 3: a round
+    every 2 s) stops the clock at that update's time, 6, and measures nothing more: a last
+    measurement would roll out again on rollout processes the interrupt has just ended. A run
+    that spends its budget ends with one (at 10, where the clock stops)."""
+    s = make_scenario(
+        n=4,
+        h={"kind": "list", "values": H},
+        methods=[{"name": "rennala_nigt", "alpha": 0.1, "M": 3}],
+        budget={"time": 10.0},
+    )
+
+    def measure(theta: np.ndarray) -> dict[str, float]:
+        return {"return_mean": float(theta.sum())}
+
+    def stop_at_third(engine) -> None:
+        if engine.counters.updates == 3:
+            raise KeyboardInterrupt
+
+    for hook, ends in ((stop_at_third, [0.0]), (None, [0.0, 10.0])):
+        oracle = QuadraticOracle(s.oracle, s.n, 0)
+        rec = Recorder()
+        engine = build_engine(s, s.methods[0], 0, oracle, rec, Evaluator(measure))
+        engine.on_update = hook
+        if hook is None:
+            engine.run()
+        else:
+            with pytest.raises(KeyboardInterrupt):
+                engine.run()
+            assert engine.counters.sim_time == 3 * kth_smallest_multiple(3, H) == 6.0
+        assert [row["time"] for row in rec.evals] == ends
 
 
 def test_random_per_job_times_are_keyed_by_worker_and_job():
