@@ -56,6 +56,7 @@ def _fail(message: str) -> None:
 
 
 def _say(line: str) -> None:
+    """Print a status line as written: no markup, no highlighting, one line however long."""
     out.print(escape(line), highlight=False, soft_wrap=True)
 
 
@@ -592,7 +593,7 @@ def _estimate(
     probes = protocol.probe_specs(grid, seeds, layout, rates)
     if probes:
         labels = ", ".join(sp.method.display for sp in probes)
-        out.print(escape(f"probing (no complete runs in {layout.out} yet): {labels}"))
+        _say(f"probing (no complete runs in {layout.out} yet): {labels}")
         stages.execute(probes)
         rates = protocol.measured_rates(layout.out)
     table = protocol.estimate(protocol.work(grid, seeds, layout, reuse), rates)
@@ -763,7 +764,7 @@ def plot(
     except (ScenarioError, ValueError, KeyError, FileNotFoundError) as exc:
         _fail(str(exc))
     if kind == "gantt":
-        out.print(escape(f"gantt of run {data.attrs['run']} (--run picks another)"))
+        _say(f"gantt of run {data.attrs['run']} (--run picks another)")
     stem = out_path or results_dir / "figures" / kind
     existing = {p for p in (Path(f"{stem}.png"), Path(f"{stem}.pdf")) if p.exists()}
     if out_path is not None and existing and not overwrite:
