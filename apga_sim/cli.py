@@ -55,9 +55,9 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
-def _say(line: str) -> None:
+def _say(line: str, console: Console = out) -> None:
     """Print a status line as written: no markup, no highlighting, one line however long."""
-    out.print(escape(line), highlight=False, soft_wrap=True)
+    console.print(escape(line), highlight=False, soft_wrap=True)
 
 
 def _load(file: Path, sets: list[str] | None = None) -> Scenario:
@@ -104,7 +104,7 @@ def validate(
     """Check a scenario file without running it."""
     s = _load(file)
     labels = ", ".join(m.display for m in s.methods)
-    out.print(f"{file}: ok  (n={s.n}, oracle={s.oracle.kind}, methods: {labels}, seeds: {s.seeds})")
+    _say(f"{file}: ok  (n={s.n}, oracle={s.oracle.kind}, methods: {labels}, seeds: {s.seeds})")
 
 
 @app.command()
@@ -232,7 +232,7 @@ def _execute(specs: list, jobs: int | None, ray: str | None, overwrite: bool) ->
     if len(done) > SKIPPED_LISTED:  # a resumed study: one line, not one per run
         done = [f"{len(done)} runs under {os.path.commonpath(done)}"]
     for what in done:
-        out.print(f"[dim]{escape(what)}: complete, skipped (--overwrite to redo)[/]")
+        _say(f"{what}: complete, skipped (--overwrite to redo)")
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -258,11 +258,10 @@ def _execute(specs: list, jobs: int | None, ray: str | None, overwrite: bool) ->
         def on_done(sp, manifest: dict[str, Any]) -> None:
             bar.advance(overall)
             c = manifest["counters"]
-            bar.console.print(  # the count also tells a log file (no bars) how far a study is
-                escape(
-                    f"done {next(finished)}/{len(todo)} {sp.run_dir}: {c['updates']} updates, "
-                    f"simulated {c['sim_time']:.4g} s in {c['real_seconds']:.1f} s"
-                )
+            _say(  # the count also tells a log file (no bars) how far a study is
+                f"done {next(finished)}/{len(todo)} {sp.run_dir}: {c['updates']} updates, "
+                f"simulated {c['sim_time']:.4g} s in {c['real_seconds']:.1f} s",
+                bar.console,
             )
 
         try:
@@ -369,7 +368,7 @@ def run(
     _execute(specs, jobs, ray, overwrite)
     with _fails(), reading(target):
         print_summary(make_summary(target, runs=sorted(sp.run_dir for sp in specs)), target)
-    out.print(f"traces: {target}/")
+    _say(f"traces: {target}/")
 
 
 def _tuning(s: Scenario, eval_seeds: list[int]) -> Scenario:
@@ -439,7 +438,8 @@ def tune(
         s, target, lambda specs: _execute(specs, jobs, ray, False), report=_say
     )
     tuning.write(file, dest, chosen, table)
-    out.print(f"tuned scenario: {dest}\nscores: {tuning.table_path(dest)}")
+    _say(f"tuned scenario: {dest}")
+    _say(f"scores: {tuning.table_path(dest)}")
 
 
 @app.command()
@@ -519,7 +519,7 @@ def reproduce(
         entry["status"] = "complete"
     finally:
         protocol.append_record(layout.record, entry)
-    out.print(f"protocol record: {layout.record}")
+    _say(f"protocol record: {layout.record}")
 
 
 class _Stages:
@@ -560,7 +560,7 @@ def _protocol(s: Scenario, seeds: list[int], layout: Layout, reuse: bool, stages
         if not reuse:
             chosen, scores = tuning.tune(s, layout.tuning, stages.execute, seeds, report=_say)
             tuning.write(layout.source, layout.tuned, chosen, scores)
-        out.print(f"tuned scenario: {layout.tuned}")
+        _say(f"tuned scenario: {layout.tuned}")
     with stages("evaluate"):
         data = read_yaml(layout.tuned, "tuned file")
         tuned = parse_scenario(data, str(layout.tuned), base_dir=layout.source.parent)
@@ -690,7 +690,7 @@ def summary(
 def _written(paths: Iterable[Path], replaced: set[Path]) -> None:
     """Say which files were written, and which of them replaced an earlier version."""
     for path in paths:
-        out.print(f"{'replaced' if path in replaced else 'written'}: {path}")
+        _say(f"{'replaced' if path in replaced else 'written'}: {path}")
 
 
 @app.command()
@@ -805,7 +805,7 @@ def export_trace(
         events = pd.read_parquet(run / "events.parquet")
     with _fails(), writing(dest):
         path = write(events, dest)
-    out.print(f"written: {path}")
+    _say(f"written: {path}")
 
 
 @app.command()
@@ -835,7 +835,7 @@ def figures(
     if twins:
         _fail(f"{scenario_dir}: scenario names pick folders; shared: {', '.join(twins)}")
     for f, s in loaded:
-        out.print(f"[bold]{f}[/]")
+        out.print(f"[bold]{escape(str(f))}[/]", soft_wrap=True)
         target = out_dir / s.name
         _execute(specs(s, target), jobs, ray, overwrite=False)
         existing = set((target / "figures").glob("*.p[dn][fg]"))
@@ -885,7 +885,7 @@ def verdicts(
     for row in rows.itertuples(index=False):
         verdicts.add_row(escape(str(row.claim)), escape(str(row.text)), str(row.verdict))
     out.print(verdicts)
-    out.print(f"written: {readme}, {out_dir / 'verdicts.csv'}")
+    _say(f"written: {readme}, {out_dir / 'verdicts.csv'}")
 
 
 def _reflow_help() -> None:

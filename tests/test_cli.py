@@ -54,6 +54,15 @@ def test_run_writes_traces_and_prints_summary(quick_yaml, tmp_path):
     assert set(results.seed) == {0, 1}
 
 
+def test_status_lines_keep_long_paths_with_brackets_whole(quick_yaml, tmp_path):
+    out = tmp_path / "runs[v2]" / ("d" * 130)  # brackets rich would read as markup; > 120 wide
+    res = run("run", str(quick_yaml(GOOD)), "--out", str(out))
+    assert res.exit_code == 0, res.output
+    done = [line for line in res.output.splitlines() if line.startswith("done ")]
+    assert len(done) == 4, res.output
+    assert any(f" {out / 'afedpg' / 'seed-1'}: " in line for line in done), res.output
+
+
 def test_same_seed_gives_byte_identical_traces_serial_and_parallel(quick_yaml, tmp_path):
     path = quick_yaml(GOOD)
     for name, jobs in (("a", "1"), ("b", "1"), ("c", "2")):
