@@ -51,9 +51,9 @@ Problem = tuple[str, str]
 def number_problems(raw: Any, value: Any, path: str = "") -> list[Problem]:
     """Numbers of a validated model ``value`` that its raw input ``raw`` should not have given.
 
-    Refuses booleans read as numbers, strings read as integers (``n: "5"``), non-finite floats
-    and integers beyond :data:`MAX_INT`. A string read as a float is kept: YAML 1.1 reads
-    ``1e-3`` (no dot) as a string.
+    Refuses booleans read as numbers, quoted numbers (``n: "5"``, ``alpha: "0.1"``), non-finite
+    floats and integers beyond :data:`MAX_INT`. Strings that are not plain numbers but that a field
+    reads as one (grid powers ``"2^-5"``, fractions ``"1/9"``, ``"d^0.25"``) are kept.
     """
     if isinstance(value, BaseModel):
         raw = raw if isinstance(raw, dict) else {}
@@ -81,9 +81,20 @@ def number_problems(raw: Any, value: Any, path: str = "") -> list[Problem]:
         return [(path, f"write the integer without quotes (got {raw[:40]!r})")]
     if isinstance(value, float) and not math.isfinite(value):
         return [(path, f"must be a finite number (got {value})")]
+    if isinstance(raw, str) and _plain_number(raw):
+        return [(path, f"write the number without quotes (got {raw[:40]!r})")]
     if isinstance(value, int) and abs(value) > MAX_INT:
         return [(path, "must be at most 2^63 - 1")]
     return []
+
+
+def _plain_number(text: str) -> bool:
+    """Whether ``text`` is a number as written, not a power, fraction or expression."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _join(path: str, name: str) -> str:

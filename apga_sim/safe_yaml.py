@@ -4,11 +4,13 @@
 (a billion-laughs alias bomb), the stack (deeply nested flow lists) or raise bare Python errors
 (``!!int abc``, a 4301-digit integer). :func:`load_yaml` turns each of these into one
 :class:`YAMLInputError` and returns only JSON-like data: dicts with string keys, lists, strings,
-numbers, booleans and ``None``.
+numbers, booleans and ``None``. Numbers with an exponent and no dot (``1e-3``) are floats, as in
+YAML 1.2 and JSON (YAML 1.1 reads them as strings).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -40,6 +42,13 @@ class _Loader(yaml.SafeLoader):
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
+
+
+_Loader.add_implicit_resolver(  # YAML 1.2 floats YAML 1.1 leaves as strings: 1e-3, 5E+2
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+$"),
+    list("-+.0123456789"),
+)
 
 
 def _expanded_size(node: yaml.Node, sizes: dict[int, int], active: set[int]) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import itertools
 import math
+import re
 from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -294,18 +295,69 @@ class Scenario(_Strict):
         return next(m for m in self.methods if m.display == label)
 
 
-def _format(exc: ValidationError, source: str, prefix: tuple[str, ...] = ()) -> str:
-    lines = [f"{source}: invalid scenario"]
+def _format(exc: ValidationError, source: str, data: Any, prefix: tuple[str, ...] = ()) -> str:
+    """One line per problem, at its path in the file (``data``: the input ``exc`` came from)."""
+    found: list[tuple[tuple[str, ...], str]] = []
+    mappings: set[tuple[str, ...]] = set()  # paths whose input is a mapping
     for err in exc.errors():
-        parts = (*prefix, *err["loc"])
-        loc = ".".join(str(p) for p in parts if not str(p).startswith("function-"))
+        missing = err["type"] == "missing"
+        path, node = _path(data, err["loc"], keep_last=missing)
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown field (not allowed here; see `apga-sim schema`)"
         elif isinstance(err.get("input"), str | int | float) and "Value error" not in err["msg"]:
             msg += f" (got {_clip(repr(err['input']))})"
-        lines.append(f"  {loc or '<top>'}: {_clip(msg, 300)}")
+        found.append(((*prefix, *path), msg))
+        if isinstance(node, dict) and not missing:
+            mappings.add((*prefix, *path))
+    # A field that takes a number or a grid fails once per union member: keep the member the
+    # input was meant for (a mapping: the grid's own problems; anything else: the number's).
+    at = [p for p, _ in found]
+    kept = [
+        (path, msg)
+        for path, msg in found
+        if not (msg.startswith("Input should be a valid dictionary") and at.count(path) > 1)
+        and not (path in mappings and any(p[: len(path)] == path != p for p in at))
+    ]
+    by_path: dict[tuple[str, ...], list[str]] = {}
+    for path, msg in kept:
+        by_path.setdefault(path, []).append(msg)
+    lines = [f"{source}: invalid scenario"]
+    for path, msgs in by_path.items():
+        lines.append(f"  {'.'.join(path) or '<top>'}: {_clip(_either(msgs), 300)}")
     return "\n".join(lines)
+
+
+def _either(msgs: list[str]) -> str:
+    """One message for a value every member of a union refused: "should be a or b (got x)"."""
+    msgs = list(dict.fromkeys(msgs))
+    head = "Input should be "
+    if len(msgs) == 1 or not all(m.startswith(head) for m in msgs):
+        return "; ".join(msgs)
+    got = re.compile(r" \(got .*\)$")
+    suffix = (m.group() for m in map(got.search, msgs) if m)
+    return head + " or ".join(got.sub("", m)[len(head) :] for m in msgs) + next(suffix, "")
+
+
+def _path(data: Any, loc: tuple[Any, ...], keep_last: bool) -> tuple[tuple[str, ...], Any]:
+    """The parts of a pydantic location that index ``data`` (union member tags dropped).
+
+    Returns:
+        The path and the input found there (``keep_last``: the last part names a missing key).
+
+    """
+    path: list[str] = []
+    node = data
+    for k, part in enumerate(loc):
+        indexes = (isinstance(node, dict) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        )
+        if indexes:
+            node = node[part]
+        elif not (keep_last and k == len(loc) - 1):
+            continue  # e.g. 'constrained-int', 'Grid', a method or profile kind
+        path.append(str(part))
+    return tuple(path), node
 
 
 def _clip(text: str, limit: int = 60) -> str:
@@ -320,7 +372,7 @@ def parse_scenario(data: Any, source: str = "<scenario>", base_dir: Path | None 
     try:
         s = Scenario.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
-        raise ScenarioError(_format(exc, source)) from None
+        raise ScenarioError(_format(exc, source, data)) from None
     labels = []
     for k, m in enumerate(s.methods):
         configs = math.prod(len(v) for v in m.grids().values())
@@ -332,7 +384,9 @@ def parse_scenario(data: Any, source: str = "<scenario>", base_dir: Path | None 
         try:
             labels += [e.display for e in m.expand()]
         except ValidationError as exc:
-            raise ScenarioError(_format(exc, source, ("methods", str(k), m.name))) from None
+            raise ScenarioError(
+                _format(exc, source, data["methods"][k], ("methods", str(k)))
+            ) from None
     if len(set(labels)) != len(labels):
         raise ScenarioError(
             f"{source}: invalid scenario\n  methods: two entries share the name "
@@ -371,7 +425,7 @@ def set_path(data: dict[str, Any], path: str, value: Any, where: str) -> None:
     if path == "methods.M":  # M of every round-based method
         methods = data.get("methods")
         if not isinstance(methods, list):
-            raise ScenarioError(f"{where}.{path}: the scenario has no list of methods")
+            raise ScenarioError(f"{where}{path}: the scenario has no list of methods")
         for method in methods:
             if (
                 isinstance(method, dict)
@@ -384,13 +438,13 @@ def set_path(data: dict[str, Any], path: str, value: Any, where: str) -> None:
     node: Any = data
     for key in keys[:-1]:
         if isinstance(node, list):
-            node = _entry(node, key, f"{where}.{path}")
+            node = _entry(node, key, f"{where}{path}")
         else:  # a section left at its default is created
             node = node.setdefault(key, {})
         if not isinstance(node, dict | list):
-            raise ScenarioError(f"{where}.{path}: {key!r} is not a section of the scenario")
+            raise ScenarioError(f"{where}{path}: {key!r} is not a section of the scenario")
     if isinstance(node, list):
-        raise ScenarioError(f"{where}.{path}: give a field of one entry, e.g. {path}.0.<field>")
+        raise ScenarioError(f"{where}{path}: give a field of one entry, e.g. {path}.0.<field>")
     node[keys[-1]] = value
 
 
@@ -414,8 +468,9 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     data = read_yaml(path, "scenario file")
     if isinstance(data, dict):
         for key, value in (overrides or {}).items():
-            set_path(data, key, value, "--set")
-    s = parse_scenario(data, str(path), base_dir=path.parent)
+            set_path(data, key, value, "--set ")
+    source = f"{path} with --set {', '.join(overrides)}" if overrides else str(path)
+    s = parse_scenario(data, source, base_dir=path.parent)
     cells(s)  # every sweep cell must validate too
     return s
 
@@ -449,7 +504,7 @@ def cells(s: Scenario) -> list[tuple[dict[str, Any], Scenario]]:
             )
         data = copy.deepcopy(base)
         for path, value in values.items():
-            set_path(data, path, value, "sweep")
+            set_path(data, path, value, "sweep.")
         label = ", ".join(f"{k}={v}" for k, v in values.items())
         try:
             out.append((values, parse_scenario(data, f"sweep cell {label}")))

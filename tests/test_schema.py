@@ -11,6 +11,7 @@ import pytest
 import yaml
 from test_cli import GOOD, run
 
+from apga_sim.safe_yaml import load_yaml
 from apga_sim.scenario import ScenarioError, load_scenario, parse_scenario
 from apga_sim.schema import scenario_schema
 
@@ -61,6 +62,8 @@ REJECTED = [
     variant(tune={"min_fraction": 2}),
     variant(tune={"min_fraction": "a third"}),
     variant(methods=[{"name": "afedpg", "alpha": 0.1, "M": 4}]),
+    variant(budget={"time": "100"}),  # quoted numbers are strings, as in the schema
+    variant(methods=[{"name": "afedpg", "alpha": "0.1"}]),
 ]
 
 
@@ -118,3 +121,18 @@ def test_set_addresses_a_method_by_index_label_or_name(quick_yaml):
     ):
         res = run("run", str(path), "--set", bad, "--out", str(path.parent / "bad"))
         assert res.exit_code == 2 and message in res.output, res.output
+
+
+def test_exponents_without_a_dot_are_numbers_as_in_yaml_1_2(validator):
+    text = "alpha: 1e-3\nbig: -5E+2\nplain: 1.5e3\nn: 10\nword: e3\npower: 2^-3\n"
+    assert load_yaml(text) == {
+        "alpha": 0.001,
+        "big": -500.0,
+        "plain": 1500.0,
+        "n": 10,
+        "word": "e3",
+        "power": "2^-3",
+    }
+    data = variant(methods=[{"name": "afedpg", **load_yaml("alpha: 1e-3")}])
+    assert parse_scenario(data).methods[0].alpha == 0.001
+    assert [e.message for e in validator.iter_errors(data)] == []
