@@ -20,6 +20,7 @@ import ctypes
 import ipaddress
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -55,6 +56,20 @@ def die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
 
 
+def _reachable(address: str, timeout: float = 5.0) -> None:
+    """Refuse a ``host:port`` (or ``ray://host:port``) nobody listens on within ``timeout`` s.
+
+    Ray itself retries an unreachable address for a long time, logging warnings.
+    """
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        return  # "auto" and other forms are Ray's to read
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ConnectionError(f"nothing answers there ({exc.strerror or exc})") from None
+
+
 def init_ray(address: str | None, **options: Any) -> None:
     """Connect to the Ray cluster at ``address``, or start a local instance (``None``).
 
@@ -80,6 +95,7 @@ def init_ray(address: str | None, **options: Any) -> None:
                 ray.shutdown()
                 raise RuntimeError(f"it took the node address {node_ip}, not loopback")
         else:
+            _reachable(address)
             ray.init(address=address, log_to_driver=False)
     except Exception as exc:  # Ray raises many kinds for a bad or unreachable address
         reason = " ".join(str(exc).split())[:200] or type(exc).__name__

@@ -69,3 +69,13 @@ def test_local_ray_listens_on_loopback_only(tmp_path):
     assert any(name.startswith("ray::") for name in names), seen  # a worker's gRPC server
     exposed = sorted(row for row in seen if not is_loopback(row[1]))
     assert not exposed, f"listening beyond loopback: {exposed}"
+
+
+def test_an_address_nobody_answers_at_fails_at_once_naming_ray(quick_yaml, tmp_path):
+    from test_cli import GOOD, run
+
+    out = tmp_path / "out"
+    res = run("run", str(quick_yaml(GOOD)), "--ray", "127.0.0.1:1", "--out", str(out))
+    assert res.exit_code == 2, res.output
+    assert "--ray: cannot reach Ray at '127.0.0.1:1': nothing answers there" in res.output
+    assert not out.exists() and not ray.is_initialized()
