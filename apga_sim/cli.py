@@ -657,6 +657,8 @@ def _finite(*options: tuple[str, float | None]) -> None:
 
 
 def _results(path: Path) -> Path:
+    if not path.exists():
+        _fail(f"{path}: no such folder (give the --out folder of a run)")
     if not path.is_dir() or not any(path.rglob("manifest.json")):
         _fail(f"{path}: no apga-sim runs here (expected <method>/seed-<seed>/manifest.json)")
     return path

@@ -233,6 +233,11 @@ def curves(
     return fig, data
 
 
+NOT_REACHED_AT = 1.3
+"""Where time-to-target plots draw "not reached": this multiple of the last time they show, far
+enough right that its tick label never runs into the last time's."""
+
+
 def ttt(
     results_df: pd.DataFrame,
     target: float,
@@ -266,7 +271,7 @@ def ttt(
     rows = [r for r in rows if len(_in_cell(data[data[by] == r[1]], facet, r[0]))]
     finite = data.loc[data["reached"], "time_to_target"]
     horizon = float(finite.max()) if len(finite) else float(results_df["time"].max())
-    edge = 1.12 * horizon if horizon > 0 else 1.0
+    edge = NOT_REACHED_AT * horizon if horizon > 0 else 1.0
     with mpl.rc_context(STYLE):
         fig = Figure(figsize=(3.6, 0.9 + 0.45 * len(rows)), layout="constrained")
         ax = fig.subplots()
@@ -335,7 +340,7 @@ def ttt_intervals(
     groups = _order(medians["method"])
     baselines = _order(speedups["baseline"])
     styles = _styles([*groups, *baselines])
-    edge = 1.12 * budget
+    edge = NOT_REACHED_AT * budget
     finite = speedups[["low", "high", "ci_low", "ci_high"]].to_numpy(dtype=float).ravel()
     finite = finite[np.isfinite(finite) & (finite > 0)]
     span = [1 / (margin or 1.0), margin or 1.0, *finite]

@@ -11,7 +11,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from apga_sim import __version__, analysis, plots, theory
-from apga_sim.scenario import Scenario
+from apga_sim.scenario import Scenario, ScenarioError
 from apga_sim.timing import WorkerTimes
 from apga_sim.trace import find_runs, load_results, read_manifest
 
@@ -88,6 +88,14 @@ def predictor(
     return lambda method, value: cells.get((method, value), np.nan)
 
 
+def _run_dir(results_dir: str | Path, run: str) -> Path:
+    """The run directory ``run`` names: as given, or relative to ``results_dir``."""
+    for candidate in (Path(run), Path(results_dir) / run):
+        if (candidate / "events.parquet").is_file():
+            return candidate
+    raise ScenarioError(f"--run: no run {run!r} here or under {results_dir} (no events.parquet)")
+
+
 def figure(
     results_dir: str | Path,
     kind: str,
@@ -106,10 +114,15 @@ def figure(
     time range of a gantt), for :func:`apga_sim.plots.save` to store in the files.
     """
     if kind == "gantt":
-        run_dir = Path(run) if run else find_runs(results_dir)[0]
-        fig, data = plots.gantt(
-            pd.read_parquet(run_dir / "events.parquet"), t_range, title=f"run {run_dir}"
-        )
+        run_dir = _run_dir(results_dir, run) if run else find_runs(results_dir)[0]
+        events = pd.read_parquet(run_dir / "events.parquet")
+        span = float(events["time"].max())
+        if t_range is not None and not t_range[0] < min(t_range[1], span):
+            raise ScenarioError(
+                f"--t0/--t1: the window [{t_range[0]:g}, {t_range[1]:g}] s holds nothing of the "
+                f"run, whose events span 0 to {span:g} s"
+            )
+        fig, data = plots.gantt(events, t_range, title=f"run {run_dir}")
         data.attrs = {"kind": kind, "run": str(run_dir), "t_range": t_range}
         return fig, data
     results, ms = load_results(results_dir), manifests(results_dir)
@@ -117,12 +130,12 @@ def figure(
     failed = analysis.failed_runs(results)
     results = results[~results["run"].isin(failed)]
     if results.empty:
-        raise ValueError(f"{results_dir}: every run failed (status: failed); nothing to plot")
+        raise ScenarioError(f"{results_dir}: every run failed (status: failed); nothing to plot")
     swept = analysis.param_columns(results)
     if kind == "curves":
         fig, data = plots.curves(results, target=target, facet=swept)
     elif target is None:
-        raise ValueError(
+        raise ScenarioError(
             f"--kind {kind} needs a target return (scenario target_return or --target)"
         )
     elif kind == "ttt":
@@ -130,9 +143,9 @@ def figure(
     else:
         param = param or (swept[0] if swept else None)
         if param is None:
-            raise ValueError("--kind theory needs a sweep (a swept parameter such as n)")
+            raise ScenarioError("--kind theory needs a sweep (a swept parameter such as n)")
         if param not in swept:
-            raise ValueError(f"--param: {param!r} is not swept here; swept: {', '.join(swept)}")
+            raise ScenarioError(f"--param: {param!r} is not swept here; swept: {', '.join(swept)}")
         measured = analysis.per_run(results, target)
         fig, data = plots.theory(measured, param, predictor(ms, param, eps))
         swept = [param]

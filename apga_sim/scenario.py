@@ -451,6 +451,8 @@ def set_path(data: dict[str, Any], path: str, value: Any, where: str) -> None:
 def read_yaml(path: Path, what: str) -> Any:
     """Plain data of a YAML file (see :mod:`apga_sim.safe_yaml`), or :class:`ScenarioError`."""
     try:
+        if path.is_dir():
+            raise ScenarioError(f"{path}: a folder, not a {what}")
         if not path.is_file():
             raise ScenarioError(f"{path}: no such {what}")
         if path.stat().st_size > MAX_BYTES:

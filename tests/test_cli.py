@@ -250,6 +250,10 @@ def test_bad_yaml_exit_code_2_names_the_field(data, field, allowed, quick_yaml, 
 def test_bad_files_and_options(tmp_path, quick_yaml):
     res = run("run", str(tmp_path / "nope.yaml"))
     assert res.exit_code == 2 and "no such scenario file" in res.output
+    res = run("validate", str(tmp_path))
+    assert res.exit_code == 2 and f"{tmp_path}: a folder, not a scenario file" in res.output
+    res = run("summary", str(tmp_path / "nope"))
+    assert res.exit_code == 2 and "nope: no such folder" in res.output
     bad = tmp_path / "broken.yaml"
     bad.write_text("n: [1,\n")
     res = run("validate", str(bad))

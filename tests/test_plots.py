@@ -90,6 +90,11 @@ def test_ttt_marks_not_reached(tmp_path):
     assert data["reached"].tolist() == [True, True, False, True, True, True]
     ax = fig.axes[0]
     assert ax.get_xticklabels()[-1].get_text() == "not\nreached"
+    slow = results_table().assign(time=lambda d: d["time"] * 1000)  # wide labels: 3000
+    wide = plots.ttt(slow, target=5.0)[0]
+    plots.save(wide, tmp_path / "wide")  # draws it, so label extents are known
+    labels = [t.get_window_extent() for t in wide.axes[0].get_xticklabels()]
+    assert labels[-2].x1 + 5 < labels[-1].x0  # "not reached" clear of the last time
     assert [t.get_text() for t in ax.texts] == ["1/3 not reached"]
     assert ax.get_xlabel() == plots.TIME_LABEL
     plots.save(fig, tmp_path / "ttt")

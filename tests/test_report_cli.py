@@ -65,6 +65,23 @@ def test_curves_median_equals_pandas_median_of_evals(results):
 def test_theory_plot_needs_a_sweep(results):
     res = run("plot", str(results), "--kind", "theory")
     assert res.exit_code == 2 and "sweep" in res.output
+    assert "cannot read" not in res.output  # a request problem, not a reading one
+
+
+def test_gantt_run_relative_to_the_results_and_a_window_outside_the_run(results, tmp_path):
+    out = tmp_path / "g"
+    res = run("plot", str(results), "--kind", "gantt", "--run", "afedpg/seed-1", "--out", str(out))
+    assert res.exit_code == 0, res.output
+    assert f"gantt of run {results / 'afedpg' / 'seed-1'}" in res.output
+    span = pd.read_parquet(results / "afedpg" / "seed-1" / "events.parquet")["time"].max()
+    for args, message in (
+        (["--run", "afedpg/seed-9"], "--run: no run 'afedpg/seed-9' here or under"),
+        (["--t0", str(span + 1)], f"--t0/--t1: the window [{span + 1:g}, inf] s holds nothing"),
+        (["--t0", "2", "--t1", "1"], "--t0/--t1: the window [2, 1] s holds nothing"),
+    ):
+        res = run("plot", str(results), "--kind", "gantt", *args, "--out", str(tmp_path / "x"))
+        assert res.exit_code == 2 and message in res.output, res.output
+        assert not list(tmp_path.glob("x.*"))
 
 
 def test_theory_plot_on_a_sweep(quick_yaml, tmp_path):
