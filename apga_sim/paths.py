@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,8 +44,12 @@ def check_output(path: Path, flag: str, folder: bool = True) -> Path:
     existing = next(p for p in (start, *start.absolute().parents) if p.exists())
     if not existing.is_dir():
         raise ScenarioError(f"{flag}: {existing} is a file, so {path} cannot be made below it")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ScenarioError(f"{flag}: {existing} is not writable")
+    try:  # os.access alone trusts mode bits: root "may" write to /proc, or a read-only mount
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise PermissionError
+        tempfile.TemporaryFile(dir=existing).close()  # gone once closed: nothing is left
+    except OSError:
+        raise ScenarioError(f"{flag}: {existing} is not writable") from None
     return path
 
 

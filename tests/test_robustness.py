@@ -181,8 +181,11 @@ def _misuse(tmp_path: Path, results: Path, scenario: Path) -> list[tuple[list[st
         (["plot", str(results), "--out", str(locked / "fig")], "not writable"),
         (["export-trace", str(run_dir), "--out", str(locked / "t.json")], "not writable"),
     ]
+    # /proc takes no new files, though its mode bits let root "write" (os.access says yes)
+    proc = [(["run", s, "--out", "/proc/apga-out"], "--out: /proc is not writable")]
     return [
         *(read_only if os.geteuid() != 0 else []),
+        *(proc if Path("/proc/self").is_dir() else []),
         (["run", s, "--out", str(a_file / "below")], "--out"),
         (["run", s, "--out", str(a_file)], "--out"),
         (["run", s, "--out", str(tmp_path / ("x" * 300))], "too long"),
