@@ -23,6 +23,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from apga_sim import __version__
 from apga_sim.lifecycle import stop_on_sigterm
 from apga_sim.limits import MAX_INT
 from apga_sim.paths import check_length, check_output, reading, writing
@@ -45,8 +46,21 @@ out = Console(width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 
 
+def _version(value: bool) -> None:
+    if value:
+        _say(f"apga-sim {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _every_command() -> None:
+def _every_command(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
     stop_on_sigterm()
 
 

@@ -371,3 +371,8 @@ def test_help_paragraphs_wrap_to_the_terminal_not_to_the_source_lines():
         "interrupted run or sweep resumes where it stopped."
     )
     assert paragraph in res.output
+
+
+def test_version_prints_the_package_version():
+    res = run("--version")
+    assert res.exit_code == 0 and res.output == f"apga-sim {apga_sim.__version__}\n"
