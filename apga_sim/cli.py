@@ -687,8 +687,10 @@ def summary(
 ) -> None:
     """Print the per-method table and write RESULTS_DIR/summary.parquet.
 
-    Columns: time-to-target median and 20%-80% over seeds (inf = not reached), final return,
-    updates, gradients used / cancelled / discarded, and the communication time share.
+    Columns: time-to-target median and 20%-80% quantiles over seeds (interpolated between
+    seeds; a run that never reaches the target counts as infinitely slow: "not reached" in the
+    table, inf in summary.parquet), final return, updates, gradients used / cancelled /
+    discarded, and the communication time share.
     """
     from apga_sim.report import summary as make_summary
 
