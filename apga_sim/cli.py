@@ -20,7 +20,7 @@ import typer
 from rich import box
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from apga_sim import __version__
@@ -255,10 +255,12 @@ def _execute(specs: list, jobs: int | None, ray: str | None, overwrite: bool) ->
         console=err,
     ) as bar:
         overall = bar.add_task(f"{len(todo)} runs", total=len(todo), info="")
+        tasks: dict[Path, TaskID] = {}
 
         def on_start(sp):
             budget = sp.scenario.budget
             task = bar.add_task(escape(str(sp.run_dir.relative_to(sp.out))), total=1, info="")
+            tasks[sp.run_dir] = task
 
             def progress(updates: int, now: float) -> None:
                 # The bar fills with whichever budget (updates or simulated time) ends the run.
@@ -272,6 +274,9 @@ def _execute(specs: list, jobs: int | None, ray: str | None, overwrite: bool) ->
         def on_done(sp, manifest: dict[str, Any]) -> None:
             bar.advance(overall)
             c = manifest["counters"]
+            if sp.run_dir in tasks:  # the last update before the budget left the bar short
+                info = f"{c['updates']} updates, t={c['sim_time']:.4g}s"
+                bar.update(tasks.pop(sp.run_dir), completed=1, info=info)
             _say(  # the count also tells a log file (no bars) how far a study is
                 f"done {next(finished)}/{len(todo)} {sp.run_dir}: {c['updates']} updates, "
                 f"simulated {c['sim_time']:.4g} s in {c['real_seconds']:.1f} s",
