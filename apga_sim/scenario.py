@@ -297,7 +297,7 @@ class Scenario(_Strict):
 
 def _format(exc: ValidationError, source: str, data: Any, prefix: tuple[str, ...] = ()) -> str:
     """One line per problem, at its path in the file (``data``: the input ``exc`` came from)."""
-    found: list[tuple[tuple[str, ...], str]] = []
+    found: list[tuple[tuple[str, ...], str, str]] = []  # (path, message, pydantic type)
     mappings: set[tuple[str, ...]] = set()  # paths whose input is a mapping
     for err in exc.errors():
         missing = err["type"] == "missing"
@@ -307,16 +307,16 @@ def _format(exc: ValidationError, source: str, data: Any, prefix: tuple[str, ...
             msg = "unknown field (not allowed here; see `apga-sim schema`)"
         elif isinstance(err.get("input"), str | int | float) and "Value error" not in err["msg"]:
             msg += f" (got {_clip(repr(err['input']))})"
-        found.append(((*prefix, *path), msg))
+        found.append(((*prefix, *path), msg, err["type"]))
         if isinstance(node, dict) and not missing:
             mappings.add((*prefix, *path))
     # A field that takes a number or a grid fails once per union member: keep the member the
     # input was meant for (a mapping: the grid's own problems; anything else: the number's).
-    at = [p for p, _ in found]
+    at = [p for p, _, _ in found]
     kept = [
         (path, msg)
-        for path, msg in found
-        if not (msg.startswith("Input should be a valid dictionary") and at.count(path) > 1)
+        for path, msg, kind in found
+        if not (kind == "model_type" and at.count(path) > 1)  # "should be a ... Grid"
         and not (path in mappings and any(p[: len(path)] == path != p for p in at))
     ]
     by_path: dict[tuple[str, ...], list[str]] = {}
