@@ -26,6 +26,7 @@ from apga_sim import analysis
 
 if TYPE_CHECKING:
     from matplotlib.artist import Artist
+    from matplotlib.axes import Axes
     from matplotlib.typing import RcKeyType
 
 TIME_LABEL = "simulated time [s]"
@@ -358,6 +359,7 @@ def ttt_intervals(
             else:
                 left.plot(edge, y, "x", color=colour, ms=6)
         left.axvline(budget, color="0.6", lw=0.8, ls=":")
+        _mark(left, budget, "budget")
         ticks = [t for t in MaxNLocator(4).tick_values(0, budget) if 0 <= t <= budget]
         left.set_xticks([*ticks, edge], [f"{t:g}" for t in ticks] + ["not\nreached"])
         left.set_xlim(0, edge * 1.08)
@@ -377,6 +379,7 @@ def ttt_intervals(
                 right.plot(np.clip(row["high"], *lims), y, "<", color=colour, ms=5)
         if margin:
             right.axvspan(1 / margin, margin, color="0.9", lw=0)
+            _mark(right, 1.0, "about equal")
         right.axvline(1.0, color="0.4", lw=0.8)
         right.set_xscale("log")
         right.set_xlim(*lims)
@@ -394,6 +397,20 @@ def ttt_intervals(
         ignore_index=True,
     )
     return fig, data
+
+
+def _mark(ax: Axes, x: float, label: str) -> None:
+    """Name a vertical line or band at ``x`` just above the panel."""
+    ax.text(
+        x,
+        1.0,
+        label,
+        transform=ax.get_xaxis_transform(),
+        ha="center",
+        va="bottom",
+        fontsize=7,
+        color="0.4",
+    )
 
 
 #: Pixel columns of a Gantt row: the timeline is drawn at this resolution.

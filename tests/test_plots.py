@@ -107,6 +107,26 @@ def test_ttt_nothing_reached():
     assert [t.get_text() for t in fig.axes[0].texts] == ["3/3 not reached"] * 2
 
 
+def test_ttt_intervals_names_budget_band_and_not_reached():
+    inf = np.inf
+    medians = pd.DataFrame(
+        {"method": ["rennala_nigt", "afedpg"], "low": [40.0, 100.0], "high": [40.0, inf],
+         "ci_low": [30.0, 60.0], "ci_high": [60.0, inf]}
+    )  # fmt: skip
+    speedups = pd.DataFrame(
+        {"baseline": ["afedpg"], "low": [2.5], "high": [inf], "ci_low": [1.5], "ci_high": [inf]}
+    )
+    fig, _ = plots.ttt_intervals(medians, speedups, budget=100.0, focus="rennala_nigt", margin=1.25)
+    left, right = fig.axes
+    assert [t.get_text() for t in left.texts] == ["budget"]
+    assert [t.get_text() for t in right.texts] == ["about equal"]
+    cross = [line for line in left.lines if line.get_marker() == "x"]
+    assert [line.get_xdata()[0] for line in cross] == [plots.NOT_REACHED_AT * 100.0]
+    assert [line.get_marker() for line in right.lines if line.get_marker() != "None"] == [">"]
+    bare, _ = plots.ttt_intervals(medians, speedups, budget=100.0, focus="rennala_nigt")
+    assert len(bare.axes[1].texts) == 0  # no band without a margin, so nothing to name
+
+
 def test_gantt_compute_time_matches_trace(tmp_path):
     events = rennala_trace()
     fig, data = plots.gantt(events)
