@@ -382,12 +382,12 @@ def run(
     from apga_sim.report import summary as make_summary
 
     s = _load(file, sets)
-    target = out_dir or Path("results") / s.name
-    specs = _specs(s, file, target, seeds, methods)
+    out = out_dir or Path("results") / s.name
+    specs = _specs(s, file, out, seeds, methods)
     _execute(specs, jobs, ray, overwrite)
-    with _fails(), reading(target):
-        print_summary(make_summary(target, runs=sorted(sp.run_dir for sp in specs)), target)
-    _say(f"traces: {target}/")
+    with _fails(), reading(out):
+        print_summary(make_summary(out, runs=sorted(sp.run_dir for sp in specs)), out)
+    _say(f"traces: {out}/")
 
 
 def _tuning(s: Scenario, eval_seeds: list[int]) -> Scenario:
