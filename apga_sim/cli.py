@@ -83,7 +83,8 @@ def _load(file: Path, sets: list[str] | None = None) -> Scenario:
         try:
             overrides[key.strip()] = load_yaml(value)
         except YAMLInputError as exc:
-            _fail(f"--set {key}: {value[:40]!r} is not a YAML value: {exc}")
+            where = key if exc.field in (None, "<top>") else f"{key}.{exc.field}"
+            _fail(f"--set {where}: {value[:40]!r} is not a YAML value: {exc}")
     try:
         return load_scenario(file, overrides)
     except ScenarioError as exc:

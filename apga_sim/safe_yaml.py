@@ -24,7 +24,15 @@ MAX_NODES = 200_000
 
 
 class YAMLInputError(ValueError):
-    """YAML text that is malformed, hostile or not plain data; the message says why."""
+    """YAML text that is malformed, hostile or not plain data; the message says why.
+
+    ``field`` is the dotted path of the offending value when there is one (``<top>``: the file's
+    top level), so callers can name it as they name every other field.
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class _Loader(yaml.SafeLoader):
@@ -80,14 +88,14 @@ def _plain(data: Any, path: str) -> None:
     if isinstance(data, dict):
         for key, value in data.items():
             if not isinstance(key, str):
-                raise YAMLInputError(f"{path or '<top>'}: key {key!r} is not a string")
+                raise YAMLInputError(f"key {key!r} is not text (quote it)", path or "<top>")
             _plain(value, f"{path}.{key}" if path else key)
     elif isinstance(data, list):
         for k, value in enumerate(data):
             _plain(value, f"{path}.{k}" if path else str(k))
     elif not isinstance(data, str | int | float | bool | type(None)):
         kind = type(data).__name__
-        raise YAMLInputError(f"{path or '<top>'}: a {kind} value is not allowed (plain data only)")
+        raise YAMLInputError(f"a {kind} value is not allowed (plain data only)", path or "<top>")
 
 
 def load_yaml(text: str | bytes) -> Any:

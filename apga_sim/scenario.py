@@ -459,7 +459,8 @@ def read_yaml(path: Path, what: str) -> Any:
             raise ScenarioError(f"{path}: larger than {MAX_BYTES} bytes; not a {what}")
         return load_yaml(path.read_bytes())
     except YAMLInputError as exc:
-        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
+        why = f"\n  {exc.field}: {exc}" if exc.field else f" {exc}"
+        raise ScenarioError(f"{path}: not valid YAML:{why}") from None
     except OSError as exc:
         raise ScenarioError(f"{path}: cannot read the {what}: {exc.strerror}") from None
 

@@ -290,6 +290,8 @@ def test_set_overrides_a_field_and_bad_set_is_refused(quick_yaml, tmp_path):
         ("budget", "expected KEY=VALUE"),
         ("n=0", "with --set n: invalid scenario\n  n: Input should be"),
         ("name.x=1", "--set name.x"),
+        ("h={kind: sqrt, 2: 1}", "--set h: '{kind: sqrt, 2: 1}' is not a YAML value: key 2"),
+        ("h={a: {2: 1}}", "--set h.a: "),
     ):
         res = run("run", str(path), "--set", bad, "--out", str(tmp_path / "bad"))
         assert res.exit_code == 2 and message in res.output, res.output

@@ -151,6 +151,22 @@ def test_hostile_yaml_is_refused_cleanly(name, tmp_path):
     assert "not valid YAML" in res.output and len(res.output) < 1000, res.output
 
 
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("name: {1e-3: x}", "  name: key 0.001 is not text (quote it)"),
+        ("name: x\nh: {kind: sqrt, 2: 1}", "  h: key 2 is not text (quote it)"),
+        ("name: !!binary aGVsbG8=", "  name: a bytes value is not allowed (plain data only)"),
+    ],
+)
+def test_a_value_yaml_cannot_hold_is_named_at_its_field(text, line, tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    res = runner.invoke(app, ["validate", str(path)])
+    assert res.exit_code == 2
+    assert res.output.splitlines() == [f"error: {path}: not valid YAML:", line]
+
+
 def test_huge_yaml_file_is_refused(tmp_path):
     path = tmp_path / "s.yaml"
     path.write_text("description: '" + "x" * 2_000_000 + "'\n")
