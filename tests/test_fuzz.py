@@ -91,7 +91,7 @@ MUTATIONS = st.lists(
     st.tuples(st.sampled_from(PATHS), st.one_of(VALUES, PLAUSIBLE)), min_size=1, max_size=3
 )
 SMALL = {"budget.updates": 6, "budget.time": "null", "eval.every_time": "null", "methods.M": 4}
-FIELD = re.compile(r"^  (<top>|[^\s:][^:\n]*): \S", re.MULTILINE)  # "  field.path: why"
+FIELD = re.compile(r"^  (<top>|[^\s:][^\n]*?): \S", re.MULTILINE)  # "  field.path: why"
 
 
 def tally(key: str) -> None:
